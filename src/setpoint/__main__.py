@@ -1,0 +1,5 @@
+"""``python -m setpoint`` runs the command line."""
+
+from setpoint.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""The event bus every stage publishes on and listens to."""

@@ -1,0 +1,1 @@
+"""The knowledge store: samples, symptoms, incidents, decisions with outcomes, audit log."""

@@ -1,0 +1,1 @@
+"""Monitor: sensors, probes and the scheduler that polls them."""
