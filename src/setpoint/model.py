@@ -12,7 +12,6 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from types import MappingProxyType
 from typing import Any
 
 HOST = "host"
@@ -51,9 +50,6 @@ def series_key(series: str, labels: Mapping[str, str]) -> str:
     return f"{series}{{{inner}}}"
 
 
-_NO_LABELS: Mapping[str, str] = MappingProxyType({})
-
-
 @dataclass(frozen=True, slots=True)
 class Sample:
     """One reading of one series at one time (seconds since the epoch)."""
@@ -62,7 +58,7 @@ class Sample:
     value: float
     ts: float
     entity: str = HOST
-    labels: Mapping[str, str] = _NO_LABELS
+    labels: Mapping[str, str] = field(default_factory=dict)
     key: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

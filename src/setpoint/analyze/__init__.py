@@ -1,0 +1,1 @@
+"""Analyze: detectors turn samples into symptoms; symptoms group into incidents."""

@@ -1,0 +1,1 @@
+"""Execute: actuators behind one safety gate, with verification and an audit trail."""

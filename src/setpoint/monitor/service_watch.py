@@ -1,0 +1,220 @@
+"""Watch one service and report ``service.down`` and ``service.unhealthy``.
+
+Down is heard from the exit itself (a child's wait, or a pidfd), not found by polling.
+Unhealthy is ``failures`` probe failures in a row, or the process seen stopped (state
+``T``, e.g. SIGSTOP) on two checks ``state_every`` apart, which catches a frozen
+process within a second even when the probe interval is long. While setpoint itself
+restarts the service (its maintenance window) nothing is reported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, Protocol, runtime_checkable
+
+from setpoint.config.models import ServiceConfig
+from setpoint.model import Severity, Symptom, SymptomState, service_entity
+from setpoint.monitor.base import Probe, ProbeResult
+from setpoint.service.base import ExitInfo, ServiceHandle
+from setpoint.service.signals import proc_state
+
+log = logging.getLogger(__name__)
+
+DOWN = "service.down"
+UNHEALTHY = "service.unhealthy"
+_STOPPED = ("T", "t")
+
+
+@runtime_checkable
+class Refreshable(Protocol):
+    """A handle that must ask something (systemd) to learn its pid."""
+
+    async def refresh(self) -> int | None:
+        """Learn the current pid."""
+        ...
+
+
+class ServiceWatch:
+    """Health of one service, with the symptoms it fires and clears."""
+
+    def __init__(
+        self,
+        handle: ServiceHandle,
+        config: ServiceConfig,
+        probe: Probe | None,
+        emit: Callable[[Symptom], None],
+        state_every: float = 0.25,
+    ) -> None:
+        self.handle = handle
+        self.config = config
+        self.probe = probe
+        self.entity = service_entity(handle.name)
+        self._emit = emit
+        self.state_every = state_every
+        self.failures = 0
+        self.last_probe: ProbeResult | None = None
+        self._firing: dict[str, Symptom] = {}
+        self._stopped_seen = 0
+        self._tasks: list[asyncio.Task[None]] = []
+        handle.on_exit(self._on_exit)
+
+    @property
+    def health(self) -> str:
+        """``down``, ``unhealthy``, ``healthy`` or ``starting``."""
+        if DOWN in self._firing:
+            return "down"
+        if UNHEALTHY in self._firing:
+            return "unhealthy"
+        if self.probe is None or (self.last_probe is not None and self.last_probe.ok):
+            return "healthy" if self.handle.pid() is not None else "starting"
+        return "starting"
+
+    def status(self) -> dict[str, Any]:
+        """What ``setpoint status`` shows for this service."""
+        last = self.last_probe
+        return {
+            **self.handle.describe(),
+            "health": self.health,
+            "probe_failures": self.failures,
+            "last_probe": None if last is None else {"ok": last.ok, "detail": last.detail},
+            "firing": sorted(self._firing),
+        }
+
+    def start(self) -> None:
+        """Begin the probe and state loops."""
+        self._tasks = [
+            asyncio.create_task(self._state_loop(), name=f"state-{self.handle.name}"),
+        ]
+        if self.probe is not None:
+            self._tasks.append(
+                asyncio.create_task(self._probe_loop(), name=f"probe-{self.handle.name}")
+            )
+
+    async def aclose(self) -> None:
+        """Stop watching."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        aclose = getattr(self.probe, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+    def _fire(self, kind: str, evidence: dict[str, Any], severity: Severity) -> None:
+        if kind in self._firing:
+            return
+        symptom = Symptom(kind, self.entity, time.time(), severity=severity, evidence=evidence)
+        self._firing[kind] = symptom
+        log.warning("%s %s: %s", self.entity, kind, evidence.get("reason", ""))
+        self._emit(symptom)
+
+    def _clear(self, kind: str, reason: str) -> None:
+        firing = self._firing.pop(kind, None)
+        if firing is None:
+            return
+        log.info("%s %s cleared: %s", self.entity, kind, reason)
+        self._emit(
+            Symptom(
+                kind,
+                self.entity,
+                time.time(),
+                SymptomState.CLEARED,
+                firing.severity,
+                {"reason": reason},
+                id=firing.id,
+            )
+        )
+
+    def _on_exit(self, info: ExitInfo) -> None:
+        if info.expected or self.handle.maintenance.active:
+            return
+        self.failures = 0
+        self._fire(
+            DOWN,
+            {"reason": info.describe(), "pid": info.pid, "returncode": info.returncode},
+            Severity.CRITICAL,
+        )
+
+    def _healthy(self, reason: str) -> None:
+        self._clear(DOWN, reason)
+        self._clear(UNHEALTHY, reason)
+
+    async def _state_loop(self) -> None:
+        """Check the process state letter often: cheap, and catches SIGSTOP fast."""
+        while True:
+            await asyncio.sleep(self.state_every)
+            if self.handle.maintenance.active:
+                self._stopped_seen = 0
+                continue
+            if isinstance(self.handle, Refreshable):
+                await self.handle.refresh()
+            self._check_state()
+
+    def _check_state(self) -> None:
+        pid = self.handle.pid()
+        if pid is None:
+            self._fire(DOWN, {"reason": "process is not running"}, Severity.CRITICAL)
+            return
+        state = proc_state(pid)
+        if state in _STOPPED:
+            self._stopped_seen += 1
+            if self._stopped_seen >= 2:
+                reason = f"pid {pid} is stopped (state {state}), e.g. by SIGSTOP"
+                self._fire(UNHEALTHY, {"reason": reason, "pid": pid, "state": state},
+                           Severity.CRITICAL)
+            return
+        self._stopped_seen = 0
+        if self.probe is None:
+            self._healthy(f"pid {pid} is running")
+
+    async def _probe_loop(self) -> None:
+        assert self.probe is not None
+        interval = self.config.probe.interval if self.config.probe else 5.0
+        while True:
+            started = time.monotonic()
+            if not self.handle.maintenance.active and self.handle.pid() is not None:
+                await self._probe_once()
+            await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
+
+    async def _probe_once(self) -> None:
+        assert self.probe is not None
+        result = await self.probe.check()
+        if self.handle.maintenance.active:
+            return
+        self.last_probe = result
+        if result.ok:
+            self.failures = 0
+            self._healthy(f"probe passed in {result.latency * 1000:.0f} ms")
+            return
+        self.failures += 1
+        needed = self.config.probe.failures if self.config.probe else 1
+        if self.failures >= needed:
+            reason = f"{self.failures} probe failures in a row: {result.detail}"
+            self._fire(UNHEALTHY, {"reason": reason, "probe": result.detail,
+                                   "failures": self.failures}, Severity.WARNING)
+
+    async def wait_healthy(self, timeout: float, every: float = 0.05) -> ProbeResult:
+        """Probe until the service passes or ``timeout`` runs out (for verification)."""
+        deadline = time.monotonic() + timeout
+        result = ProbeResult(False, 0.0, "not checked")
+        while time.monotonic() < deadline:
+            pid = self.handle.pid()
+            if pid is None:
+                result = ProbeResult(False, 0.0, "process is not running")
+            elif proc_state(pid) in _STOPPED:
+                result = ProbeResult(False, 0.0, f"pid {pid} is stopped")
+            elif self.probe is None:
+                return ProbeResult(True, 0.0, f"pid {pid} is running")
+            else:
+                result = await self.probe.check()
+                if result.ok:
+                    self.last_probe, self.failures = result, 0
+                    self._healthy(f"probe passed in {result.latency * 1000:.0f} ms")
+                    return result
+            await asyncio.sleep(every)
+        return result

@@ -1,0 +1,1 @@
+"""Plan: turn an incident's symptoms into proposed actions."""

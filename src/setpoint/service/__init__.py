@@ -1,0 +1,1 @@
+"""Services setpoint watches and restarts: supervised commands, found processes, systemd units."""

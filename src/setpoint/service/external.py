@@ -1,0 +1,124 @@
+"""A service setpoint did not start: found by pid file or cmdline regex.
+
+Its exit is heard through a pidfd; a restart stops the old process the careful way and
+then runs the configured ``restart`` argv, which must start the service again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from setpoint.config.models import ServiceConfig
+from setpoint.errors import ApplyFailed
+from setpoint.service.base import ExitCallback, ExitInfo, Maintenance
+from setpoint.service.signals import ExitWatch, alive, terminate
+
+log = logging.getLogger(__name__)
+
+
+def find_pid(
+    match: str | None, pid_file: Path | None, proc_root: Path = Path("/proc")
+) -> int | None:
+    """The pid named by ``pid_file``, or the oldest process whose cmdline matches ``match``.
+
+    >>> find_pid(None, Path("/nonexistent.pid")) is None
+    True
+    """
+    if pid_file is not None:
+        try:
+            pid = int(pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        return pid if alive(pid) else None
+    if match is None:
+        return None
+    pattern, own = re.compile(match), os.getpid()
+    found = []
+    for entry in os.scandir(proc_root):
+        if not entry.name.isdigit() or int(entry.name) == own:
+            continue
+        try:
+            raw = Path(entry.path, "cmdline").read_bytes()
+        except OSError:
+            continue
+        if raw and pattern.search(raw.rstrip(b"\0").replace(b"\0", b" ").decode(errors="replace")):
+            found.append(int(entry.name))
+    return min(found) if found else None
+
+
+class ExternalProcess:
+    """A process found by ``pid_file`` or ``match``."""
+
+    def __init__(self, name: str, config: ServiceConfig) -> None:
+        self.name = name
+        self.config = config
+        self.maintenance = Maintenance()
+        self._pid: int | None = None
+        self._watch: ExitWatch | None = None
+        self._callbacks: list[ExitCallback] = []
+        self.starts = 0
+
+    def pid(self) -> int | None:
+        """The current pid, found again when the last one is gone."""
+        if self._pid is not None and alive(self._pid):
+            return self._pid
+        self._pid = find_pid(self.config.match, self.config.pid_file)
+        if self._pid is not None:
+            self._arm(self._pid)
+        return self._pid
+
+    def _arm(self, pid: int) -> None:
+        if self._watch is not None:
+            self._watch.disarm()
+        watch = ExitWatch(pid, lambda: self._exited(pid))
+        self._watch = watch if watch.arm() else None
+
+    def _exited(self, pid: int) -> None:
+        self._watch = None
+        if self._pid == pid:
+            self._pid = None
+        info = ExitInfo(pid, None, expected=self.maintenance.active)
+        for callback in list(self._callbacks):
+            callback(info)
+
+    def on_exit(self, callback: ExitCallback) -> None:
+        """Call ``callback`` when the found process exits."""
+        self._callbacks.append(callback)
+
+    async def start(self) -> None:
+        """Run the ``restart`` argv and wait for it to finish."""
+        argv = self.config.restart or []
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+            )
+        except OSError as exc:
+            raise ApplyFailed(f"cannot run restart for {self.name}: {exc.strerror}") from exc
+        try:
+            out, _ = await asyncio.wait_for(proc.communicate(), self.config.verify_timeout)
+        except TimeoutError as exc:
+            proc.kill()
+            await proc.wait()
+            raise ApplyFailed(f"restart command for {self.name} did not finish in time") from exc
+        if proc.returncode != 0:
+            tail = out.decode(errors="replace")[-200:].strip()
+            raise ApplyFailed(f"restart command for {self.name} exited {proc.returncode}: {tail}")
+        self.starts += 1
+
+    async def stop(self) -> None:
+        """Stop the found process: SIGCONT, SIGTERM, grace, SIGKILL."""
+        pid = self.pid()
+        if pid is not None:
+            how = await terminate(pid, self.config.stop_timeout)
+            log.info("stopped %s (pid %d) with %s", self.name, pid, how)
+
+    def describe(self) -> dict[str, Any]:
+        """Kind, pid and how it is found."""
+        how = {"pid_file": str(self.config.pid_file)} if self.config.pid_file else {}
+        return {"kind": self.config.kind, "pid": self._pid, "match": self.config.match, **how}
