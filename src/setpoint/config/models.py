@@ -166,7 +166,7 @@ class GateConfig(Section):
 class DetectorConfig(Section):
     """The streaming detector run on every series."""
 
-    type: str = "rolling_mad"
+    type: str = "rolling_median"
     params: dict[str, Any] = Field(default_factory=dict)
 
 

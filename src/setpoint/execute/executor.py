@@ -148,7 +148,7 @@ class Executor:
         status = OutcomeStatus.SUCCESS if check.ok else OutcomeStatus.FAILED
         self._audit("verified" if check.ok else "verify-failed", target, decision.id,
                     detail=check.detail, **check.measurements)
-        self._outcome(decision, status, ctx, f"{done}; {check.detail}", started,
+        self._outcome(decision, status, ctx, f"{done}; verify: {check.detail}", started,
                       check.measurements)
         return RunResult.HEALED if check.ok else RunResult.FAILED
 

@@ -23,6 +23,9 @@ class ServiceRestart:
         verify_timeout: Duration | None = Field(
             None, gt=0, description="default: the service's verify_timeout"
         )
+        settle: Duration = Field(
+            1.0, ge=0, description="without a probe: how long the process must stay up"
+        )
 
     risk: ClassVar[Risk] = Risk.DISRUPTIVE
 
@@ -63,10 +66,10 @@ class ServiceRestart:
         return f"restarted {handle.name}: pid {old} -> {handle.pid()}"
 
     async def verify(self, ctx: ActionContext) -> Verification:
-        """The service must pass its probe (or run, without one) within the timeout."""
+        """The service must pass its probe (or stay up, without one) within the timeout."""
         watch = self._service(ctx)
         timeout = self.config.verify_timeout or watch.config.verify_timeout
-        result = await watch.wait_healthy(timeout)
+        result = await watch.wait_healthy(timeout, self.config.settle)
         return Verification(
             result.ok,
             result.detail,

@@ -198,23 +198,44 @@ class ServiceWatch:
             self._fire(UNHEALTHY, {"reason": reason, "probe": result.detail,
                                    "failures": self.failures}, Severity.WARNING)
 
-    async def wait_healthy(self, timeout: float, every: float = 0.05) -> ProbeResult:
-        """Probe until the service passes or ``timeout`` runs out (for verification)."""
-        deadline = time.monotonic() + timeout
+    async def wait_healthy(
+        self, timeout: float, settle: float = 1.0, every: float = 0.05
+    ) -> ProbeResult:
+        """Check until the service passes or ``timeout`` runs out (for verification).
+
+        With a probe, one passing probe is enough; without one, the process must stay
+        up for ``settle`` seconds, so a command that exits at once does not pass. A
+        process that exits while being verified fails it at once.
+        """
+        started = time.monotonic()
+        deadline = started + timeout
+        up_since: float | None = None
+        seen: int | None = None
         result = ProbeResult(False, 0.0, "not checked")
         while time.monotonic() < deadline:
             pid = self.handle.pid()
-            if pid is None:
-                result = ProbeResult(False, 0.0, "process is not running")
-            elif proc_state(pid) in _STOPPED:
-                result = ProbeResult(False, 0.0, f"pid {pid} is stopped")
+            if pid is None and seen is not None:
+                return ProbeResult(False, time.monotonic() - started,
+                                   f"pid {seen} exited during verification")
+            seen = pid or seen
+            if pid is None or proc_state(pid) in _STOPPED:
+                up_since = None
+                why = "is not running" if pid is None else f"(pid {pid}) is stopped"
+                result = ProbeResult(False, 0.0, f"process {why}")
             elif self.probe is None:
-                return ProbeResult(True, 0.0, f"pid {pid} is running")
+                up_since = up_since or time.monotonic()
+                if time.monotonic() - up_since >= settle:
+                    result = ProbeResult(True, time.monotonic() - started,
+                                         f"pid {pid} stayed up {settle:g}s")
+                    self._healthy(result.detail)
+                    return result
             else:
                 result = await self.probe.check()
                 if result.ok:
                     self.last_probe, self.failures = result, 0
-                    self._healthy(f"probe passed in {result.latency * 1000:.0f} ms")
+                    result = ProbeResult(True, result.latency,
+                                         f"probe passed in {result.latency * 1000:.0f} ms")
+                    self._healthy(result.detail)
                     return result
             await asyncio.sleep(every)
         return result

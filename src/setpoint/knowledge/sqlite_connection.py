@@ -1,0 +1,168 @@
+"""Connections to one SQLite file: one per thread, opened on first use, closed together.
+
+The agent writes from one executor thread while API workers read from others and the
+CLI reads from another process. A sqlite3 connection must not be shared between
+threads that use it at the same time, so each thread gets its own. WAL mode lets
+readers go on while the writer writes; ``BEGIN IMMEDIATE`` takes the write lock at the
+start of a transaction, so two writers wait (up to ``busy_timeout``) instead of
+deadlocking.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from setpoint.errors import KnowledgeError
+
+logger = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_MS = 5000
+"""How long a connection waits for another one's lock before failing."""
+
+
+def _floor(value: float | None) -> int | None:
+    return None if value is None else math.floor(value)
+
+
+def where_clause(*conditions: tuple[str, object]) -> tuple[str, list[object]]:
+    """Build a WHERE clause of the conditions whose value is not None, and its parameters.
+
+    A tuple value fills as many placeholders as it has items.
+
+    >>> where_clause(("entity = ?", "host"), ("ts >= ?", None))
+    ('WHERE entity = ?', ['host'])
+    >>> where_clause(("(a = ? OR b = ?)", ("x", "X")))
+    ('WHERE (a = ? OR b = ?)', ['x', 'X'])
+    >>> where_clause()
+    ('', [])
+    """
+    used = [(sql, value) for sql, value in conditions if value is not None]
+    params: list[object] = []
+    for _, value in used:
+        params.extend(value if isinstance(value, tuple) else (value,))
+    return ("WHERE " + " AND ".join(sql for sql, _ in used) if used else ""), params
+
+
+class SQLiteConnections:
+    """The connections of one store to its file, at most one per thread."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._open = False
+
+    def start(self) -> sqlite3.Connection:
+        """Check the file for corruption and switch it to WAL; return this thread's connection.
+
+        A file that is not a healthy SQLite database raises KnowledgeError naming the
+        file and the problem; the file is left exactly as it was.
+        """
+        with self._lock:
+            self._open = True
+        try:
+            conn = self.connection()
+            problems = [str(row[0]) for row in conn.execute("PRAGMA quick_check")]
+            if problems != ["ok"]:
+                raise KnowledgeError(
+                    f"{self.path}: SQLite quick_check failed, the file was left as it is: "
+                    + "; ".join(problems[:5])
+                )
+            mode = str(conn.execute("PRAGMA journal_mode=WAL").fetchone()[0])
+        except sqlite3.Error as exc:
+            self.close(checkpoint=False)
+            raise KnowledgeError(
+                f"{self.path}: not a usable SQLite database, the file was left as it is: {exc}"
+            ) from exc
+        except KnowledgeError:
+            self.close(checkpoint=False)
+            raise
+        if mode != "wal":
+            logger.warning("%s: journal mode is %s, not wal; readers may wait", self.path, mode)
+        return conn
+
+    def connection(self) -> sqlite3.Connection:
+        """Return this thread's connection, opened on first use."""
+        local = self._local
+        conn: sqlite3.Connection | None = getattr(local, "conn", None)
+        if conn is not None:
+            return conn
+        with self._lock:
+            if not self._open:
+                raise KnowledgeError(f"{self.path}: the store is not open")
+            conn = self._connect()
+            self._all.append(conn)
+        local.conn = conn
+        return conn
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(
+                self.path,
+                timeout=BUSY_TIMEOUT_MS / 1000,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+        except sqlite3.Error as exc:
+            raise KnowledgeError(f"{self.path}: cannot open: {exc}") from exc
+        try:
+            conn.row_factory = sqlite3.Row
+            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.create_function("floor", 1, _floor, deterministic=True)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise KnowledgeError(
+                f"{self.path}: not a usable SQLite database, the file was left as it is: {exc}"
+            ) from exc
+        return conn
+
+    @contextmanager
+    def read(self, what: str) -> Iterator[sqlite3.Connection]:
+        """Lend this thread's connection for reading; errors become KnowledgeError."""
+        try:
+            yield self.connection()
+        except sqlite3.Error as exc:
+            raise KnowledgeError(f"{self.path}: {what}: {exc}") from exc
+        except ValueError as exc:
+            raise KnowledgeError(f"{self.path}: {what}: unreadable record: {exc}") from exc
+
+    @contextmanager
+    def write(self, what: str) -> Iterator[sqlite3.Connection]:
+        """One write transaction on this thread's connection: committed, or rolled back on error."""
+        conn = self.connection()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            yield conn
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise KnowledgeError(f"{self.path}: {what}: {exc}") from exc
+        finally:
+            if conn.in_transaction:
+                conn.rollback()
+
+    def close(self, checkpoint: bool = True) -> None:
+        """Close every connection opened, whichever thread opened it; checkpoint the WAL first.
+
+        Call it once the threads using the store have stopped.
+        """
+        with self._lock:
+            conns, self._all = self._all, []
+            self._open = False
+            self._local = threading.local()
+        try:
+            if checkpoint and conns:
+                conns[0].execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error as exc:
+            raise KnowledgeError(f"{self.path}: checkpoint at close: {exc}") from exc
+        finally:
+            for conn in conns:
+                conn.close()

@@ -1,0 +1,133 @@
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from setpoint.errors import SensorUnavailable
+from setpoint.monitor.process import ProcessSampler, find_pids
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
+    """Poll ``predicate`` until it holds or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+@pytest.fixture
+def marker() -> str:
+    return f"setpoint-test-{uuid.uuid4().hex}"
+
+
+@pytest.fixture
+def sleeper(marker: str) -> Iterator[subprocess.Popen[bytes]]:
+    """A real process that sleeps 30 s, with a unique marker in its command line."""
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", marker])
+    cmdline = Path(f"/proc/{proc.pid}/cmdline")
+    state = ProcessSampler("sleeper").state
+    try:
+        # exec'd and asleep in time.sleep: not a fork still starting up
+        if not wait_for(lambda: marker in cmdline.read_text() and state(proc.pid) == "S"):
+            pytest.fail("the sleeper did not start within 5 s")
+        yield proc
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+
+
+def test_sample_reads_the_process(sleeper: subprocess.Popen[bytes]) -> None:
+    sampler = ProcessSampler("web")
+    first = {s.series: s for s in sampler.sample(sleeper.pid)}
+    second = {s.series: s for s in sampler.sample(sleeper.pid)}
+
+    assert set(first) == {"service.rss_bytes", "service.threads", "service.fds"}
+    assert set(second) == set(first) | {"service.cpu_percent"}
+    assert first["service.rss_bytes"].value > 1_000_000
+    assert first["service.threads"].value >= 1
+    assert first["service.fds"].value >= 3
+    assert second["service.cpu_percent"].value >= 0
+    for sample in second.values():
+        assert sample.entity == "service:web"
+        assert sample.key == sample.series
+
+
+def test_sampler_follows_a_new_pid(sleeper: subprocess.Popen[bytes]) -> None:
+    sampler = ProcessSampler("web")
+    sampler.sample(os.getpid())
+    sampler.sample(os.getpid())
+    after_change = {s.series for s in sampler.sample(sleeper.pid)}
+
+    assert "service.cpu_percent" not in after_change, "a new process starts a new CPU baseline"
+
+
+def test_sampling_a_gone_process_raises_sensor_unavailable(
+    sleeper: subprocess.Popen[bytes],
+) -> None:
+    sampler = ProcessSampler("web")
+    sampler.sample(sleeper.pid)
+    os.kill(sleeper.pid, signal.SIGKILL)
+    sleeper.wait(timeout=5)
+
+    with pytest.raises(SensorUnavailable, match=f"service web: pid {sleeper.pid}"):
+        sampler.sample(sleeper.pid)
+
+
+def test_state_follows_stop_continue_and_kill(sleeper: subprocess.Popen[bytes]) -> None:
+    sampler = ProcessSampler("web")
+    pid = sleeper.pid
+    assert wait_for(lambda: sampler.state(pid) == "S")
+
+    os.kill(pid, signal.SIGSTOP)
+    assert wait_for(lambda: sampler.state(pid) == "T")
+
+    os.kill(pid, signal.SIGCONT)
+    assert wait_for(lambda: sampler.state(pid) == "S")
+
+    os.kill(pid, signal.SIGKILL)
+    assert wait_for(lambda: sampler.state(pid) == "Z"), "killed but not yet reaped"
+    sleeper.wait(timeout=5)
+    assert sampler.state(pid) is None
+
+
+def test_state_splits_at_the_last_parenthesis(tmp_path: Path) -> None:
+    (tmp_path / "123").mkdir()
+    (tmp_path / "123" / "stat").write_text("123 (evil) R (x) t 1 123 123 0 -1 4194304\n")
+
+    assert ProcessSampler("web", proc_root=tmp_path).state(123) == "t"
+    assert ProcessSampler("web", proc_root=tmp_path).state(124) is None
+
+
+def test_find_pids_by_match(sleeper: subprocess.Popen[bytes], marker: str) -> None:
+    assert wait_for(lambda: find_pids(marker, None) == [sleeper.pid])
+    assert find_pids(f"time.sleep\\(30\\) {marker}$", None) == [sleeper.pid]
+    assert find_pids("setpoint-test-no-such-marker-" + uuid.uuid4().hex, None) == []
+
+
+def test_find_pids_never_returns_the_caller() -> None:
+    assert os.getpid() not in find_pids(".", None)
+
+
+def test_find_pids_by_pid_file(sleeper: subprocess.Popen[bytes], tmp_path: Path) -> None:
+    pid_file = tmp_path / "web.pid"
+    pid_file.write_text(f"{sleeper.pid}\n")
+    assert find_pids(None, pid_file) == [sleeper.pid]
+
+    os.kill(sleeper.pid, signal.SIGKILL)
+    sleeper.wait(timeout=5)
+    assert find_pids(None, pid_file) == [], "a stale pid file names no process"
+
+    pid_file.write_text("not a pid\n")
+    assert find_pids(None, pid_file) == []
+    assert find_pids(None, tmp_path / "missing.pid") == []
