@@ -36,7 +36,6 @@ from setpoint.model import (
     Sample,
     Symptom,
     SymptomState,
-    service_entity,
 )
 from setpoint.monitor.base import Sensor
 from setpoint.monitor.host import HostSensor
@@ -173,9 +172,7 @@ class Agent:
         for proposals in self.planner.plan(symptom):
             self._spawn(self._remediate(proposals, symptom, incident), "remediate")
 
-    async def _remediate(
-        self, proposals: Any, symptom: Symptom, incident: Incident | None
-    ) -> None:
+    async def _remediate(self, proposals: Any, symptom: Symptom, incident: Incident | None) -> None:
         """Fix first, escalate if it did not work: retry while the symptom stands.
 
         Each try passes the gate again, so the budget ends a loop with an escalation.
@@ -206,8 +203,13 @@ class Agent:
             },
             "services": {name: w.status() for name, w in self.watches.items()},
             "open_incidents": [
-                {"id": i.id, "entity": i.entity, "status": i.status.value, "kinds": list(i.kinds),
-                 "opened_at": i.opened_at}
+                {
+                    "id": i.id,
+                    "entity": i.entity,
+                    "status": i.status.value,
+                    "kinds": list(i.kinds),
+                    "opened_at": i.opened_at,
+                }
                 for i in self.incidents.open_incidents()
             ],
             "decisions": dict(self.executor.counts),
@@ -280,8 +282,13 @@ class Agent:
         from setpoint.model import AuditEntry
 
         self.store.audit.append(
-            AuditEntry(time.time(), "setpoint", "agent-start", "host",
-                       {"mode": self.mode.value, "services": sorted(self.watches)})
+            AuditEntry(
+                time.time(),
+                "setpoint",
+                "agent-start",
+                "host",
+                {"mode": self.mode.value, "services": sorted(self.watches)},
+            )
         )
 
     async def run_loop(self) -> None:

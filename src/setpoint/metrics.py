@@ -72,15 +72,18 @@ class AgentMetrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
             registry=r,
         )
-        self.sensor_up = Gauge("setpoint_sensor_up", "1 when a sensor reads", ["sensor"], registry=r)
+        self.sensor_up = Gauge(
+            "setpoint_sensor_up", "1 when a sensor reads", ["sensor"], registry=r
+        )
         self.symptoms = Counter(
             "setpoint_symptoms", "Symptoms by kind and state", ["kind", "state"], registry=r
         )
         self.decisions = Counter(
             "setpoint_decisions", "Decisions by gate verdict", ["verdict"], registry=r
         )
-        self.outcomes = Counter("setpoint_outcomes", "Outcomes of applied actions", ["outcome"],
-                                registry=r)
+        self.outcomes = Counter(
+            "setpoint_outcomes", "Outcomes of applied actions", ["outcome"], registry=r
+        )
         self.incidents_open = Gauge("setpoint_incidents_open", "Open incidents", registry=r)
         self.service_up = Gauge(
             "setpoint_service_healthy", "1 when a service is healthy", ["service"], registry=r

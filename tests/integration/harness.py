@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -70,9 +70,19 @@ class RunningAgent:
     def start(self) -> RunningAgent:
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "setpoint", "run", "--config", str(self.config),
-                 "--data-dir", str(self.data_dir), "--listen", f"127.0.0.1:{self.port}",
-                 *self.args],
+                [
+                    sys.executable,
+                    "-m",
+                    "setpoint",
+                    "run",
+                    "--config",
+                    str(self.config),
+                    "--data-dir",
+                    str(self.data_dir),
+                    "--listen",
+                    f"127.0.0.1:{self.port}",
+                    *self.args,
+                ],
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )

@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 from setpoint.knowledge.base import DecisionFilter
 from setpoint.knowledge.sqlite import open_store
@@ -83,7 +85,7 @@ playbooks:
 """
     agent = agent_factory(config).start()
 
-    def escalated() -> list[dict[str, object]]:
+    def escalated() -> list[dict[str, Any]]:
         return [d for d in agent.decisions() if d["verdict"] == "escalate"]
 
     wait_for(escalated, 30, "an escalation")
@@ -98,16 +100,30 @@ playbooks:
     assert incidents[0]["status"] == "escalated"
 
 
-def test_bad_config_names_the_field(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_bad_config_names_the_field(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(
-        web_config(free_port()).replace("timeout: 1s", "timeout: -1s").replace("mode: auto",
-                                                                               "mode: yolo")
+        web_config(free_port())
+        .replace("timeout: 1s", "timeout: -1s")
+        .replace("mode: auto", "mode: yolo")
     )
     result = subprocess.run(
-        [sys.executable, "-m", "setpoint", "run", "--config", str(bad),
-         "--data-dir", str(tmp_path / "d"), "--listen", f"127.0.0.1:{free_port()}"],
-        capture_output=True, text=True, timeout=30, check=False,
+        [
+            sys.executable,
+            "-m",
+            "setpoint",
+            "run",
+            "--config",
+            str(bad),
+            "--data-dir",
+            str(tmp_path / "d"),
+            "--listen",
+            f"127.0.0.1:{free_port()}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
     )
     assert result.returncode == 2
     assert "mode:" in result.stderr and "observe" in result.stderr
@@ -121,9 +137,12 @@ def test_kill_9_of_setpoint_keeps_every_decision(agent_factory: Factory) -> None
     for _ in range(2):
         pid = wait_for(agent.healthy_pid, 10, "web healthy")
         os.kill(pid, signal.SIGKILL)
-        wait_for(lambda p=pid: agent.healthy_pid(other_than=p), 10, "web healed")
-    before = wait_for(lambda: len(agent.decisions(outcome="SUCCESS")) >= 2 and agent.decisions(),
-                      5, "two decisions")
+        wait_for(lambda: agent.healthy_pid(other_than=pid), 10, "web healed")  # noqa: B023
+    before = wait_for(
+        lambda: len(agent.decisions(outcome="SUCCESS")) >= 2 and agent.decisions(),
+        5,
+        "two decisions",
+    )
     web_pid = agent.service()["pid"]
     agent.kill()
     wait_for(lambda: not pid_alive(web_pid), 5, "web to die with its parent (PDEATHSIG)")

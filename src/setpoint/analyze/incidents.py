@@ -27,7 +27,8 @@ class IncidentTracker:
     >>> inc = t.on_symptom(fired)
     >>> inc.status.value, inc.kinds
     ('open', ('service.down',))
-    >>> _ = t.on_symptom(Symptom("service.down", "service:web", 2.0, SymptomState.CLEARED, id=fired.id))
+    >>> cleared = Symptom("service.down", "service:web", 2.0, SymptomState.CLEARED, id=fired.id)
+    >>> _ = t.on_symptom(cleared)
     >>> [i.status.value for i in t.tick(2.0)]
     ['resolved']
     """

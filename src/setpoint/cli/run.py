@@ -32,10 +32,9 @@ def parse_listen(value: str) -> tuple[str, int]:
 
     >>> parse_listen("127.0.0.1:8470")
     ('127.0.0.1', 8470)
-    >>> parse_listen("8470")
+    >>> parse_listen("8470")  # doctest: +IGNORE_EXCEPTION_DETAIL
     Traceback (most recent call last):
-    ...
-    typer.BadParameter: --listen must be HOST:PORT with a port from 0 to 65535, not '8470'
+    BadParameter: --listen must be HOST:PORT with a port from 0 to 65535, not '8470'
     """
     host, sep, port = value.rpartition(":")
     if not sep or not host or not port.isdigit() or int(port) > 65535:
@@ -58,8 +57,9 @@ async def serve(agent: Agent, host: str, port: int) -> None:
     """Run the agent loop and the HTTP API until a signal asks to stop."""
     app = create_app(agent.store, agent, agent.metrics.registry)
     server = _Server(
-        uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off",
-                       access_log=False)
+        uvicorn.Config(
+            app, host=host, port=port, log_level="warning", lifespan="off", access_log=False
+        )
     )
     install_signal_handlers(agent)
     await agent.start()
@@ -84,9 +84,7 @@ def run(
         typer.Option(help="where the store lives [default: $XDG_DATA_HOME/setpoint]"),
     ] = None,
     listen: Annotated[str, typer.Option(help="HOST:PORT of the HTTP API")] = DEFAULT_LISTEN,
-    mode: Annotated[
-        GateMode | None, typer.Option(help="override the config's mode")
-    ] = None,
+    mode: Annotated[GateMode | None, typer.Option(help="override the config's mode")] = None,
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR")] = "INFO",
 ) -> None:
     """Start the agent: watch this host and the configured services, heal through the gate."""

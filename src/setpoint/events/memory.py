@@ -18,7 +18,9 @@ class MemoryBus:
     >>> import asyncio
     >>> bus, seen = MemoryBus(), []
     >>> off = bus.subscribe(Topic[int]("n"), seen.append)
-    >>> asyncio.run(bus.publish(Topic[int]("n"), 1)); off(); asyncio.run(bus.publish(Topic[int]("n"), 2))
+    >>> asyncio.run(bus.publish(Topic[int]("n"), 1))
+    >>> off()
+    >>> asyncio.run(bus.publish(Topic[int]("n"), 2))
     >>> seen
     [1]
     """

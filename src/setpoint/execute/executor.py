@@ -122,10 +122,22 @@ class Executor:
         )
         self.writer.submit(self.writer.store.decisions.record, decision)
         self.counts[verdict.status.value] += 1
-        self._audit(f"verdict:{verdict.status.value}", target, decision.id,
-                    action=proposal.action, playbook=proposal.playbook, reason=verdict.reason)
-        log.info("decision %s: %s %s -> %s (%s)", decision.id, proposal.action, target,
-                 verdict.status.value, verdict.reason)
+        self._audit(
+            f"verdict:{verdict.status.value}",
+            target,
+            decision.id,
+            action=proposal.action,
+            playbook=proposal.playbook,
+            reason=verdict.reason,
+        )
+        log.info(
+            "decision %s: %s %s -> %s (%s)",
+            decision.id,
+            proposal.action,
+            target,
+            verdict.status.value,
+            verdict.reason,
+        )
         if verdict.status is VerdictStatus.ESCALATE:
             self.on_escalate(proposal.symptom, verdict.reason)
             return RunResult.SKIPPED
@@ -146,10 +158,16 @@ class Executor:
         self._audit("applied", target, decision.id, result=done)
         check = await actuator.verify(ctx)
         status = OutcomeStatus.SUCCESS if check.ok else OutcomeStatus.FAILED
-        self._audit("verified" if check.ok else "verify-failed", target, decision.id,
-                    detail=check.detail, **check.measurements)
-        self._outcome(decision, status, ctx, f"{done}; verify: {check.detail}", started,
-                      check.measurements)
+        self._audit(
+            "verified" if check.ok else "verify-failed",
+            target,
+            decision.id,
+            detail=check.detail,
+            **check.measurements,
+        )
+        self._outcome(
+            decision, status, ctx, f"{done}; verify: {check.detail}", started, check.measurements
+        )
         return RunResult.HEALED if check.ok else RunResult.FAILED
 
     def _outcome(

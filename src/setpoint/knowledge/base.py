@@ -7,6 +7,7 @@ writing ones from one executor thread so the event loop never blocks on disk.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -99,7 +100,7 @@ class SampleRepository(Protocol):
         end: float | None = None,
         limit: int = 1000,
     ) -> list[Sample]:
-        """Samples by series key and/or entity within [start, end], oldest first."""
+        """Return samples by series key and/or entity within [start, end], oldest first."""
         ...
 
     def purge(self, before: float) -> int:
@@ -115,7 +116,7 @@ class SymptomRepository(Protocol):
         ...
 
     def for_incident(self, incident_id: str) -> list[Symptom]:
-        """The symptoms grouped into an incident, oldest first."""
+        """Return the symptoms grouped into an incident, oldest first."""
         ...
 
     def get(self, symptom_id: str) -> Symptom | None:
@@ -175,7 +176,7 @@ class DecisionRepository(Protocol):
         bucket_seconds: float = 3600.0,
         start_time: float | None = None,
         end_time: float | None = None,
-    ) -> list[RewardPoint]:
+    ) -> builtins.list[RewardPoint]:
         """Mean reward per time bucket, oldest first."""
         ...
 

@@ -10,8 +10,10 @@ from setpoint.model import Sample
 
 
 class Sensor(Protocol):
-    """Takes readings. ``collect`` may block briefly (procfs); the scheduler runs it
-    off the event loop. It raises :class:`~setpoint.errors.SensorUnavailable` when it
+    """Takes readings of one part of the system.
+
+    ``collect`` may block briefly (procfs); the scheduler runs it off the event loop. It
+    raises :class:`~setpoint.errors.SensorUnavailable` when it
     cannot read, which the scheduler turns into a health state.
     """
 

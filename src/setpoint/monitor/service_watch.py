@@ -165,8 +165,9 @@ class ServiceWatch:
             self._stopped_seen += 1
             if self._stopped_seen >= 2:
                 reason = f"pid {pid} is stopped (state {state}), e.g. by SIGSTOP"
-                self._fire(UNHEALTHY, {"reason": reason, "pid": pid, "state": state},
-                           Severity.CRITICAL)
+                self._fire(
+                    UNHEALTHY, {"reason": reason, "pid": pid, "state": state}, Severity.CRITICAL
+                )
             return
         self._stopped_seen = 0
         if self.probe is None:
@@ -195,8 +196,11 @@ class ServiceWatch:
         needed = self.config.probe.failures if self.config.probe else 1
         if self.failures >= needed:
             reason = f"{self.failures} probe failures in a row: {result.detail}"
-            self._fire(UNHEALTHY, {"reason": reason, "probe": result.detail,
-                                   "failures": self.failures}, Severity.WARNING)
+            self._fire(
+                UNHEALTHY,
+                {"reason": reason, "probe": result.detail, "failures": self.failures},
+                Severity.WARNING,
+            )
 
     async def wait_healthy(
         self, timeout: float, settle: float = 1.0, every: float = 0.05
@@ -215,8 +219,9 @@ class ServiceWatch:
         while time.monotonic() < deadline:
             pid = self.handle.pid()
             if pid is None and seen is not None:
-                return ProbeResult(False, time.monotonic() - started,
-                                   f"pid {seen} exited during verification")
+                return ProbeResult(
+                    False, time.monotonic() - started, f"pid {seen} exited during verification"
+                )
             seen = pid or seen
             if pid is None or proc_state(pid) in _STOPPED:
                 up_since = None
@@ -225,16 +230,18 @@ class ServiceWatch:
             elif self.probe is None:
                 up_since = up_since or time.monotonic()
                 if time.monotonic() - up_since >= settle:
-                    result = ProbeResult(True, time.monotonic() - started,
-                                         f"pid {pid} stayed up {settle:g}s")
+                    result = ProbeResult(
+                        True, time.monotonic() - started, f"pid {pid} stayed up {settle:g}s"
+                    )
                     self._healthy(result.detail)
                     return result
             else:
                 result = await self.probe.check()
                 if result.ok:
                     self.last_probe, self.failures = result, 0
-                    result = ProbeResult(True, result.latency,
-                                         f"probe passed in {result.latency * 1000:.0f} ms")
+                    result = ProbeResult(
+                        True, result.latency, f"probe passed in {result.latency * 1000:.0f} ms"
+                    )
                     self._healthy(result.detail)
                     return result
             await asyncio.sleep(every)

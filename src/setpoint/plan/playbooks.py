@@ -49,10 +49,7 @@ class PlaybookPlanner:
     def plan(self, symptom: Symptom) -> list[list[Proposal]]:
         """One list of proposals (run in order) per matching playbook."""
         return [
-            [
-                Proposal(pb.name, step.action, step.params, symptom.entity, symptom)
-                for step in pb.do
-            ]
+            [Proposal(pb.name, step.action, step.params, symptom.entity, symptom) for step in pb.do]
             for pb in self.playbooks
             if matches(pb, symptom)
         ]

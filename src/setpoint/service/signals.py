@@ -58,8 +58,13 @@ async def wait_gone(pid: int, timeout: float) -> bool:
     except ProcessLookupError:
         return True
     loop = asyncio.get_running_loop()
-    done = loop.create_future()
-    loop.add_reader(fd, lambda: done.done() or done.set_result(None))
+    done: asyncio.Future[None] = loop.create_future()
+
+    def readable() -> None:
+        if not done.done():
+            done.set_result(None)
+
+    loop.add_reader(fd, readable)
     try:
         if not alive(pid):
             return True
