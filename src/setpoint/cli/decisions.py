@@ -6,11 +6,10 @@ import time
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from setpoint.api.params import parse_instant, parse_mode
 from setpoint.api.schemas import DecisionOut
-from setpoint.cli.output import JsonFlag, console, local_time, print_json
+from setpoint.cli.output import JsonFlag, console, local_time, print_json, table
 from setpoint.cli.store import DataDir, reading_store
 from setpoint.config.durations import parse_duration
 from setpoint.knowledge.base import DecisionFilter
@@ -46,7 +45,9 @@ def _mode(value: str) -> str:
 def decisions(
     mode: Annotated[
         str | None,
-        typer.Option(parser=_mode, help="Gate mode (auto, dry-run...) or operational mode."),
+        typer.Option(
+            parser=_mode, metavar="MODE", help="Gate mode (auto, dry-run...) or operational mode."
+        ),
     ] = None,
     outcome: Annotated[OutcomeStatus | None, typer.Option(case_sensitive=False)] = None,
     since: Annotated[
@@ -64,11 +65,11 @@ def decisions(
     if as_json:
         print_json(found)
         return
-    table = Table(title="Decisions")
-    for column in ("id", "time", "entity", "playbook", "action", "gate", "outcome", "reward"):
-        table.add_column(column, overflow="fold")
+    rows = table(
+        ("id", "time", "entity", "playbook", "action", "gate", "outcome", "reward"), "Decisions"
+    )
     for d in found:
-        table.add_row(
+        rows.add_row(
             d.id,
             local_time(d.timestamp),
             d.entity,
@@ -78,4 +79,4 @@ def decisions(
             d.outcome or "",
             "" if d.reward_signal is None else f"{d.reward_signal:g}",
         )
-    console().print(table)
+    console().print(rows)

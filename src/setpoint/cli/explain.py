@@ -9,7 +9,6 @@ import typer
 from pydantic import BaseModel
 from rich.console import Group, RenderableType
 from rich.panel import Panel
-from rich.table import Table
 from rich.text import Text
 
 from setpoint.api.schemas import AuditEntryOut, DecisionOut, IncidentOut, SymptomOut
@@ -17,10 +16,12 @@ from setpoint.cli.output import (
     JsonFlag,
     console,
     fail,
+    fields,
     inline,
     local_time,
     print_json,
     scalar,
+    table,
 )
 from setpoint.cli.store import DataDir, reading_store
 from setpoint.knowledge.base import KnowledgeStore
@@ -63,12 +64,13 @@ def gather(store: KnowledgeStore, decision_id: str) -> Explanation | None:
     symptoms = store.symptoms.for_incident(record.incident_id) if record.incident_id else []
     if record.symptom_id and all(s.id != record.symptom_id for s in symptoms):
         trigger = store.symptoms.get(record.symptom_id)
-        symptoms = [*symptoms, *([trigger] if trigger else [])]
+        if trigger is not None:
+            symptoms = [*symptoms, trigger]
     return Explanation(
         decision=DecisionOut.model_validate(record),
         incident=IncidentOut.model_validate(incident) if incident else None,
         symptoms=[SymptomOut.model_validate(s) for s in symptoms],
-        audit=[AuditEntryOut.model_validate(e) for e in store.audit.list(decision_id, 1000)],
+        audit=[AuditEntryOut.model_validate(e) for e in store.audit.list(decision_id, limit=1000)],
     )
 
 
@@ -96,13 +98,11 @@ def render(found: Explanation) -> RenderableType:
 
 
 def _symptoms(symptoms: list[SymptomOut], trigger_id: str | None) -> Panel:
-    table = Table(expand=True)
-    for column in ("", "time", "kind", "entity", "state", "severity", "evidence"):
-        table.add_column(column, overflow="fold")
+    rows = table(("", "time", "kind", "entity", "state", "severity", "evidence"))
     for s in symptoms:
         first = {k: s.evidence[k] for k in EVIDENCE_ORDER if k in s.evidence}
         rest = {k: v for k, v in s.evidence.items() if k not in first}
-        table.add_row(
+        rows.add_row(
             "*" if s.id == trigger_id else "",
             local_time(s.ts),
             s.kind,
@@ -111,7 +111,7 @@ def _symptoms(symptoms: list[SymptomOut], trigger_id: str | None) -> Panel:
             s.severity,
             inline({**first, **rest}),
         )
-    return Panel(table, title="Symptoms (* triggered the decision)", title_align="left")
+    return Panel(rows, title="Symptoms (* triggered the decision)", title_align="left")
 
 
 def _incident(incident: IncidentOut | None) -> dict[str, str]:
@@ -129,12 +129,10 @@ def _incident(incident: IncidentOut | None) -> dict[str, str]:
 
 
 def _audit(entries: list[AuditEntryOut]) -> Panel:
-    table = Table(expand=True)
-    for column in ("time", "actor", "event", "target", "detail"):
-        table.add_column(column, overflow="fold")
+    rows = table(("time", "actor", "event", "target", "detail"))
     for e in entries:
-        table.add_row(local_time(e.ts), e.actor, e.event, e.target, inline(e.detail))
-    return Panel(table, title="Audit trail", title_align="left")
+        rows.add_row(local_time(e.ts), e.actor, e.event, e.target, inline(e.detail))
+    return Panel(rows, title="Audit trail", title_align="left")
 
 
 def _outcome(d: DecisionOut) -> Group:
@@ -148,9 +146,7 @@ def _outcome(d: DecisionOut) -> Group:
             "human feedback": inline(d.human_feedback) if d.human_feedback else "",
         },
     )
-    state = Table(expand=True)
-    for column in ("key", "before", "after"):
-        state.add_column(column, overflow="fold")
+    state = table(("key", "before", "after"))
     before, after = d.state_before, d.state_after or {}
     for key in sorted({*before, *after}):
         state.add_row(
@@ -162,10 +158,4 @@ def _outcome(d: DecisionOut) -> Group:
 
 
 def _fields(title: str, values: Mapping[str, str]) -> Panel:
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold")
-    grid.add_column(overflow="fold")
-    for key, value in values.items():
-        if value:
-            grid.add_row(key, value)
-    return Panel(grid, title=title, title_align="left")
+    return Panel(fields(values), title=title, title_align="left")

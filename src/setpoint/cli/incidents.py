@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from setpoint.api.schemas import IncidentOut
-from setpoint.cli.output import JsonFlag, console, local_time, print_json
+from setpoint.cli.output import JsonFlag, console, local_time, print_json, table
 from setpoint.cli.store import DataDir, reading_store
 from setpoint.model import IncidentStatus
 
@@ -24,7 +24,9 @@ def incidents(
 ) -> None:
     """List incidents, newest first."""
     with reading_store(data_dir) as store:
-        found = [IncidentOut.model_validate(i) for i in store.incidents.list(status, None, limit)]
+        found = [
+            IncidentOut.model_validate(i) for i in store.incidents.list(status=status, limit=limit)
+        ]
     if as_json:
         print_json(found)
     else:
@@ -33,11 +35,9 @@ def incidents(
 
 def incident_table(found: Sequence[IncidentOut], title: str) -> Table:
     """Incidents as a table: id, times, entity, state, symptom kinds and reason."""
-    table = Table(title=title)
-    for column in ("id", "opened", "entity", "status", "kinds", "resolved", "reason"):
-        table.add_column(column, overflow="fold")
+    rows = table(("id", "opened", "entity", "status", "kinds", "resolved", "reason"), title)
     for incident in found:
-        table.add_row(
+        rows.add_row(
             incident.id,
             local_time(incident.opened_at),
             incident.entity,
@@ -46,4 +46,4 @@ def incident_table(found: Sequence[IncidentOut], title: str) -> Table:
             local_time(incident.resolved_at),
             incident.reason,
         )
-    return table
+    return rows

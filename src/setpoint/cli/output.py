@@ -10,6 +10,10 @@ from typing import Annotated, Any, NoReturn
 import typer
 from pydantic import BaseModel
 from rich.console import Console
+from rich.table import Table
+
+UNBROKEN = frozenset({"id", "time", "opened", "resolved", "since", "last_tick_at"})
+"""Table columns kept on one line: ids and times are useless when folded."""
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document instead.")]
 """The ``--json`` switch shared by reading commands."""
@@ -18,6 +22,25 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document 
 def console() -> Console:
     """Make a stdout console that prints stored text literally, obeying no markup in it."""
     return Console(markup=False)
+
+
+def table(columns: Iterable[str], title: str | None = None) -> Table:
+    """Make a table with these columns; long text folds, ids and times stay whole."""
+    made = Table(title=title)
+    for column in columns:
+        made.add_column(column, no_wrap=column in UNBROKEN, overflow="fold")
+    return made
+
+
+def fields(values: Mapping[str, str]) -> Table:
+    """Make a two-column grid of names and values, leaving out empty values."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column(overflow="fold")
+    for key, value in values.items():
+        if value:
+            grid.add_row(key, value)
+    return grid
 
 
 def local_time(ts: float | None) -> str:

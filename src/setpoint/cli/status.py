@@ -4,18 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import httpx
 import typer
 from rich.console import Group, RenderableType
 from rich.panel import Panel
-from rich.table import Table
 from rich.text import Text
 
 from setpoint.api.schemas import IncidentOut
 from setpoint.cli.incidents import incident_table
-from setpoint.cli.output import JsonFlag, console, local_time, print_json, scalar
+from setpoint.cli.output import (
+    JsonFlag,
+    console,
+    fields,
+    local_time,
+    print_json,
+    scalar,
+    table,
+)
 from setpoint.cli.run import DEFAULT_LISTEN
 from setpoint.cli.store import DataDir, reading_store
 from setpoint.model import IncidentStatus
@@ -50,12 +57,12 @@ def status(
         console().print(render(url, snapshot))
 
 
-def _unreachable(url: str, error: str, as_json: bool, data_dir: Path | None) -> None:
+def _unreachable(url: str, error: str, as_json: bool, data_dir: Path | None) -> NoReturn:
     with reading_store(data_dir) as store:
         found = [
             IncidentOut.model_validate(incident)
             for state in (IncidentStatus.OPEN, IncidentStatus.ESCALATED)
-            for incident in store.incidents.list(state, None, 1000)
+            for incident in store.incidents.list(status=state, limit=1000)
         ]
     found.sort(key=lambda incident: incident.opened_at, reverse=True)
     if as_json:
@@ -81,16 +88,17 @@ def render(url: str, snapshot: Mapping[str, Any]) -> RenderableType:
         f"agent at {url}: loop {'ok' if ok else 'STALLED'}",
         style="bold green" if ok else "bold red",
     )
-    fields = Table.grid(padding=(0, 2))
-    fields.add_column(style="bold")
-    fields.add_column()
-    sections: list[RenderableType] = []
-    for key, value in snapshot.items():
-        if isinstance(value, Mapping | list):
-            sections.append(Panel(_section(value), title=key, title_align="left"))
-        elif key != "loop_ok":
-            fields.add_row(key, _cell(key, value))
-    return Group(headline, fields, *sections)
+    scalars = {
+        key: _cell(key, value)
+        for key, value in snapshot.items()
+        if key != "loop_ok" and not isinstance(value, Mapping | list)
+    }
+    sections = [
+        Panel(_section(value), title=key, title_align="left")
+        for key, value in snapshot.items()
+        if isinstance(value, Mapping | list)
+    ]
+    return Group(headline, fields(scalars), *sections)
 
 
 def _section(value: Mapping[str, Any] | Sequence[Any]) -> RenderableType:
@@ -106,13 +114,11 @@ def _section(value: Mapping[str, Any] | Sequence[Any]) -> RenderableType:
 def _table(rows: list[Mapping[str, Any]]) -> RenderableType:
     if not rows:
         return Text("(none)")
-    table = Table(expand=True)
     columns = list(dict.fromkeys(key for row in rows for key in row))
-    for column in columns:
-        table.add_column(column, overflow="fold")
+    made = table(columns)
     for row in rows:
-        table.add_row(*(_cell(c, row[c]) if c in row else "" for c in columns))
-    return table
+        made.add_row(*(_cell(c, row[c]) if c in row else "" for c in columns))
+    return made
 
 
 def _cell(key: str, value: Any) -> str:

@@ -20,8 +20,8 @@ DataDir = Annotated[
     typer.Option(
         "--data-dir",
         file_okay=False,
-        help="Where the agent keeps its store. "
-        "[default: $XDG_DATA_HOME/setpoint, else ~/.local/share/setpoint]",
+        help="Where the agent keeps its store "
+        "(default: $XDG_DATA_HOME/setpoint, else ~/.local/share/setpoint).",
     ),
 ]
 """The ``--data-dir`` option; None means :func:`~setpoint.paths.default_data_dir`."""

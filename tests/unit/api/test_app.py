@@ -79,9 +79,7 @@ def store(tmp_path: Path) -> Iterator[SQLiteStore]:
             Incident("inc-web", "service:web", T0, IncidentStatus.OPEN, ("service.down",))
         )
         store.incidents.save(
-            Incident(
-                "inc-host", "host", T0 - 1000, IncidentStatus.RESOLVED, ("anomaly",), T0 - 500
-            )
+            Incident("inc-host", "host", T0 - 1000, IncidentStatus.RESOLVED, ("anomaly",), T0 - 500)
         )
         store.symptoms.record(
             Symptom(
@@ -207,9 +205,7 @@ def test_decisions_newest_first(client: TestClient) -> None:
         ({"limit": 2}, ["d4", "d3"]),
     ],
 )
-def test_decisions_filters(
-    client: TestClient, params: dict[str, Any], expected: list[str]
-) -> None:
+def test_decisions_filters(client: TestClient, params: dict[str, Any], expected: list[str]) -> None:
     assert ids(client.get("/decisions", params=params)) == expected
 
 
@@ -287,7 +283,10 @@ def test_success_rate_counts_applied_decisions(client: TestClient) -> None:
 
 
 def test_success_rate_within_a_window(client: TestClient) -> None:
-    params = {"start_time": T0 + 3600, "end_time": datetime.fromtimestamp(T0 + 9000, UTC).isoformat()}
+    params = {
+        "start_time": T0 + 3600,
+        "end_time": datetime.fromtimestamp(T0 + 9000, UTC).isoformat(),
+    }
     body = client.get("/decisions/analytics/success_rate", params=params).json()
     assert (body["total"], body["failed"], body["partial"], body["rate"]) == (2, 1, 1, 0.0)
 
