@@ -45,12 +45,32 @@ def parse_listen(value: str) -> tuple[str, int]:
 
 
 class _Server(uvicorn.Server):
-    """uvicorn without its own signal handling: the agent owns SIGTERM and SIGINT."""
+    """uvicorn, quieter: the agent owns SIGTERM and SIGINT, and housekeeping runs at 1 Hz.
+
+    Stock uvicorn wakes ten times a second to refresh its Date header and check for
+    exit; here that wake-up is once a second, or at once when :meth:`request_exit`
+    is called. It was about half of the idle agent's CPU time.
+    """
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self._exit = asyncio.Event()
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         """Leave signals to the agent."""
         yield
+
+    async def main_loop(self) -> None:
+        """Run uvicorn's housekeeping once a second until asked to exit."""
+        while not await self.on_tick(0):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._exit.wait(), 1.0)
+
+    def request_exit(self) -> None:
+        """Stop serving now."""
+        self.should_exit = True
+        self._exit.set()
 
 
 async def serve(agent: Agent, host: str, port: int) -> None:
@@ -68,7 +88,7 @@ async def serve(agent: Agent, host: str, port: int) -> None:
     try:
         await agent.run_loop()
     finally:
-        server.should_exit = True
+        server.request_exit()
         await agent.stop()
         with contextlib.suppress(asyncio.CancelledError):
             await api

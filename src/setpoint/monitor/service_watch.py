@@ -47,7 +47,7 @@ class ServiceWatch:
         config: ServiceConfig,
         probe: Probe | None,
         emit: Callable[[Symptom], None],
-        state_every: float = 0.25,
+        state_every: float = 0.5,
     ) -> None:
         self.handle = handle
         self.config = config
