@@ -166,7 +166,7 @@ class Agent:
             self._save_incident(incident)
         self.writer.submit(self.store.symptoms.record, symptom)
         if symptom.state is SymptomState.CLEARED:
-            self._firing.pop(symptom.id, None)
+            self._firing.pop(symptom.clears or "", None)
             return
         self._firing[symptom.id] = symptom
         for proposals in self.planner.plan(symptom):

@@ -86,6 +86,7 @@ class Symptom:
 
     ``kind`` is dotted (``service.down``, ``anomaly``); ``evidence`` holds what
     ``setpoint explain`` shows: series, value, expected range, score, model, reason.
+    A cleared symptom is a record of its own whose ``clears`` names the firing one.
     """
 
     kind: str
@@ -96,6 +97,20 @@ class Symptom:
     evidence: Mapping[str, Any] = field(default_factory=dict)
     id: str = field(default_factory=new_id)
     incident_id: str | None = None
+    clears: str | None = None
+
+    def cleared(self, ts: float, evidence: Mapping[str, Any]) -> Symptom:
+        """The record that ends this firing symptom."""
+        return Symptom(
+            self.kind,
+            self.entity,
+            ts,
+            SymptomState.CLEARED,
+            self.severity,
+            evidence,
+            incident_id=self.incident_id,
+            clears=self.id,
+        )
 
 
 class IncidentStatus(StrEnum):

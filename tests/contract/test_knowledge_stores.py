@@ -12,7 +12,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -148,9 +148,8 @@ def test_symptom_round_trip(store: KnowledgeStore) -> None:
     assert store.symptoms.for_incident("inc1") == []
 
     grouped = Symptom("service.down", "service:web", 10.0, id="sym1", incident_id="inc1")
-    cleared = Symptom(
-        "service.down", "service:web", 20.0, SymptomState.CLEARED, id="sym2", incident_id="inc1"
-    )
+    cleared = replace(grouped.cleared(20.0, {"reason": "probe passed"}), id="sym2")
+    assert cleared.clears == "sym1" and cleared.state is SymptomState.CLEARED
     store.symptoms.record(cleared)
     store.symptoms.record(grouped)
     assert store.symptoms.for_incident("inc1") == [grouped, cleared]

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from setpoint.analyze.base import Detector
-from setpoint.model import Sample, Severity, Symptom, SymptomState
+from setpoint.model import Sample, Severity, Symptom
 
 ANOMALY = "anomaly"
 """Symptom kind of a univariate excursion."""
@@ -84,7 +84,8 @@ class AnomalyWatch:
             state.run = 0
             state.calm += 1
             if state.firing is not None and state.calm >= policy.clear_after:
-                cleared = _cleared(state.firing, sample, score)
+                evidence = {"series": sample.key, "value": sample.value, "score": round(score, 3)}
+                cleared = state.firing.cleared(sample.ts, evidence)
                 state.firing = None
                 return cleared
             return None
@@ -121,16 +122,4 @@ def _fired(detector: Detector, sample: Sample, score: float, policy: AnomalyPoli
         ts=sample.ts,
         severity=severity,
         evidence=_evidence(detector, sample, score),
-    )
-
-
-def _cleared(firing: Symptom, sample: Sample, score: float) -> Symptom:
-    return Symptom(
-        kind=firing.kind,
-        entity=firing.entity,
-        ts=sample.ts,
-        state=SymptomState.CLEARED,
-        severity=firing.severity,
-        evidence={"series": sample.key, "value": sample.value, "score": round(score, 3)},
-        id=firing.id,
     )

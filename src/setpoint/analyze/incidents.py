@@ -27,8 +27,7 @@ class IncidentTracker:
     >>> inc = t.on_symptom(fired)
     >>> inc.status.value, inc.kinds
     ('open', ('service.down',))
-    >>> cleared = Symptom("service.down", "service:web", 2.0, SymptomState.CLEARED, id=fired.id)
-    >>> _ = t.on_symptom(cleared)
+    >>> _ = t.on_symptom(fired.cleared(2.0, {"reason": "probe passed"}))
     >>> [i.status.value for i in t.tick(2.0)]
     ['resolved']
     """
@@ -50,7 +49,7 @@ class IncidentTracker:
         """Fold a symptom in; return the incident it changed, if any."""
         entry = self._open.get(symptom.entity)
         if symptom.state is SymptomState.CLEARED:
-            if entry is None or entry.active.pop(symptom.id, None) is None:
+            if entry is None or entry.active.pop(symptom.clears or "", None) is None:
                 return None
             if not entry.active:
                 entry.quiet_since = symptom.ts

@@ -105,6 +105,7 @@ def _symptom(row: sqlite3.Row) -> Symptom:
         evidence=object_from_json(row["evidence"]),
         id=row["id"],
         incident_id=row["incident_id"],
+        clears=row["clears"],
     )
 
 
@@ -125,16 +126,17 @@ class SQLiteSymptoms:
             symptom.severity.value,
             to_json(symptom.evidence),
             symptom.incident_id,
+            symptom.clears,
         )
         with self._db.write("record symptom") as conn:
             conn.execute(
                 "INSERT INTO symptoms"
-                " (id, kind, entity, ts, state, severity, evidence, incident_id)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " (id, kind, entity, ts, state, severity, evidence, incident_id, clears)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (id) DO UPDATE SET kind = excluded.kind,"
                 " entity = excluded.entity, ts = excluded.ts, state = excluded.state,"
                 " severity = excluded.severity, evidence = excluded.evidence,"
-                " incident_id = excluded.incident_id",
+                " incident_id = excluded.incident_id, clears = excluded.clears",
                 row,
             )
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
 from setpoint.config.models import ServiceConfig
-from setpoint.model import Severity, Symptom, SymptomState, service_entity
+from setpoint.model import Severity, Symptom, service_entity
 from setpoint.monitor.base import Probe, ProbeResult
 from setpoint.service.base import ExitInfo, ServiceHandle
 from setpoint.service.signals import proc_state
@@ -118,17 +118,7 @@ class ServiceWatch:
         if firing is None:
             return
         log.info("%s %s cleared: %s", self.entity, kind, reason)
-        self._emit(
-            Symptom(
-                kind,
-                self.entity,
-                time.time(),
-                SymptomState.CLEARED,
-                firing.severity,
-                {"reason": reason},
-                id=firing.id,
-            )
-        )
+        self._emit(firing.cleared(time.time(), {"reason": reason}))
 
     def _on_exit(self, info: ExitInfo) -> None:
         if info.expected or self.handle.maintenance.active:

@@ -24,7 +24,8 @@ CREATE TABLE symptoms (
     state TEXT NOT NULL,
     severity TEXT NOT NULL,
     evidence TEXT NOT NULL DEFAULT '{}',
-    incident_id TEXT
+    incident_id TEXT,
+    clears TEXT
 );
 CREATE INDEX symptoms_incident ON symptoms (incident_id);
 
