@@ -65,17 +65,14 @@ def decisions(
     if as_json:
         print_json(found)
         return
-    rows = table(
-        ("id", "time", "entity", "playbook", "action", "gate", "outcome", "reward"), "Decisions"
-    )
+    rows = table(("id", "time", "trigger", "action", "verdict", "outcome", "reward"), "Decisions")
     for d in found:
         rows.add_row(
             d.id,
             local_time(d.timestamp),
-            d.entity,
-            d.playbook,
-            f"{d.action} {d.target}",
-            f"{d.verdict} ({d.gate_mode})",
+            f"{d.trigger} {d.entity}",
+            f"{d.action} ({d.playbook})",
+            d.verdict,
             d.outcome or "",
             "" if d.reward_signal is None else f"{d.reward_signal:g}",
         )

@@ -184,9 +184,8 @@ class RetentionConfig(Section):
 
 
 class KnowledgeConfig(Section):
-    """The knowledge store."""
+    """The knowledge store: SQLite in the data dir."""
 
-    url: str | None = Field(None, description="default: SQLite in the data dir")
     sample_every: Duration = Field(10.0, gt=0, description="resolution samples are kept at")
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
 

@@ -76,11 +76,14 @@ class ServiceWatch:
     def status(self) -> dict[str, Any]:
         """What ``setpoint status`` shows for this service."""
         last = self.last_probe
+        probe = None
+        if last is not None:
+            probe = f"ok in {last.latency * 1000:.0f} ms" if last.ok else f"failed: {last.detail}"
         return {
-            **self.handle.describe(),
             "health": self.health,
+            **self.handle.describe(),
             "probe_failures": self.failures,
-            "last_probe": None if last is None else {"ok": last.ok, "detail": last.detail},
+            "last_probe": probe,
             "firing": sorted(self._firing),
         }
 

@@ -13,6 +13,7 @@ import contextlib
 import ctypes
 import logging
 import os
+import shlex
 import signal
 import subprocess
 from pathlib import Path
@@ -121,6 +122,6 @@ class SupervisedProcess:
         return {
             "kind": "command",
             "pid": self.pid(),
-            "command": list(self.config.command or []),
+            "command": shlex.join(self.config.command or []),
             "starts": self.starts,
         }

@@ -257,7 +257,8 @@ def test_incidents_json_filtered_by_status(data_dir: Path) -> None:
 def test_decisions_table(data_dir: Path) -> None:
     result = invoke("decisions", "--data-dir", data_dir)
     assert result.exit_code == 0, result.output
-    for text in ("dec-1", "unstick-web", "service.restart web", "execute (auto)", "SUCCESS"):
+    expected = ("dec-1", "service.unhealthy", "service.restart (unstick-web)", "execute", "SUCCESS")
+    for text in expected:
         assert text in result.output
 
 
