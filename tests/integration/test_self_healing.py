@@ -161,3 +161,13 @@ def test_kill_9_of_setpoint_keeps_every_decision(agent_factory: Factory) -> None
     out = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True, check=False)
     assert len(out.stdout.split()) == 1, "a restarted setpoint must never run two copies"
     assert len(again.decisions()) >= len(before)
+
+
+def test_sigterm_stops_setpoint_and_its_services_cleanly(agent_factory: Factory) -> None:
+    agent = agent_factory(web_config(free_port())).start()
+    pid = wait_for(agent.healthy_pid, 10, "web healthy")
+    agent.stop()
+    assert agent.proc is not None and agent.proc.returncode == 0
+    assert not pid_alive(pid), "SIGTERM to setpoint must stop its supervised services"
+    assert agent.children() == {}, "nothing is left in the ledger after a clean stop"
+    assert "setpoint stopped cleanly" in agent.log.read_text()
