@@ -10,7 +10,7 @@ import bisect
 from collections import deque
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from setpoint.errors import KnowledgeError
 
@@ -39,6 +39,12 @@ class RollingMedian:
         warmup: int = Field(30, ge=3, description="observations before scoring")
         rel_floor: float = Field(0.01, ge=0, description="scale floor as a share of |median|")
         abs_floor: float = Field(1e-6, gt=0, description="scale floor in the series' unit")
+
+        @model_validator(mode="after")
+        def _warms_up_within_the_window(self) -> RollingMedian.Config:
+            if self.warmup > self.window:  # it would hold too few points ever to score
+                raise ValueError(f"warmup ({self.warmup}) must not exceed window ({self.window})")
+            return self
 
     def __init__(self, config: Config | None = None) -> None:
         self.config = config or self.Config()

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
 from setpoint.config.models import ServiceConfig
+from setpoint.errors import ActuationError
 from setpoint.model import Severity, Symptom, service_entity
 from setpoint.monitor.base import Probe, ProbeResult
 from setpoint.service.base import ExitInfo, ServiceHandle
@@ -59,6 +60,7 @@ class ServiceWatch:
         self.last_probe: ProbeResult | None = None
         self._firing: dict[str, Symptom] = {}
         self._stopped_seen = 0
+        self._refresh_failing = False
         self._tasks: list[asyncio.Task[None]] = []
         handle.on_exit(self._on_exit)
 
@@ -145,7 +147,16 @@ class ServiceWatch:
                 self._stopped_seen = 0
                 continue
             if isinstance(self.handle, Refreshable):
-                await self.handle.refresh()
+                try:
+                    await self.handle.refresh()
+                except ActuationError as exc:  # no answer is not a verdict: skip this check
+                    if not self._refresh_failing:
+                        log.warning("%s: cannot learn its pid: %s", self.entity, exc)
+                    self._refresh_failing = True
+                    continue
+                if self._refresh_failing:
+                    log.info("%s: its pid can be learned again", self.entity)
+                    self._refresh_failing = False
             self._check_state()
 
     def _check_state(self) -> None:

@@ -44,9 +44,13 @@ class ChildLedger:
         os.replace(tmp, self.path)
 
     def add(self, name: str, pid: int) -> None:
-        """Record a child that just started."""
+        """Record a child that just started (one already exited and reaped leaves nothing)."""
+        try:
+            create_time = psutil.Process(pid).create_time()
+        except psutil.NoSuchProcess:
+            return
         data = self.entries()
-        data[name] = {"pid": pid, "create_time": psutil.Process(pid).create_time()}
+        data[name] = {"pid": pid, "create_time": create_time}
         self._write(data)
 
     def remove(self, name: str, pid: int) -> None:

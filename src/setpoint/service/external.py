@@ -11,6 +11,7 @@ import logging
 import os
 import re
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -65,15 +66,22 @@ class ExternalProcess:
         self.starts = 0
 
     def pid(self) -> int | None:
-        """The current pid, found again when the last one is gone."""
-        if self._pid is not None and alive(self._pid):
-            return self._pid
-        self._pid = find_pid(self.config.match, self.config.pid_file)
-        if self._pid is not None:
+        """The current pid, found again when the last one is gone.
+
+        Safe on any thread (the API reads status on a worker thread); the exit watch
+        is armed on the event loop only, at its next look.
+        """
+        if self._pid is None or not alive(self._pid):
+            self._pid = find_pid(self.config.match, self.config.pid_file)
+        if self._pid is not None and (self._watch is None or self._watch.pid != self._pid):
             self._arm(self._pid)
         return self._pid
 
     def _arm(self, pid: int) -> None:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return
         if self._watch is not None:
             self._watch.disarm()
         watch = ExitWatch(pid, lambda: self._exited(pid))
@@ -92,23 +100,29 @@ class ExternalProcess:
         self._callbacks.append(callback)
 
     async def start(self) -> None:
-        """Run the ``restart`` argv and wait for it to finish."""
+        """Run the ``restart`` argv and wait for it to exit."""
         argv = self.config.restart or []
-        try:
-            proc = await asyncio.create_subprocess_exec(
-                *argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-            )
-        except OSError as exc:
-            raise ApplyFailed(f"cannot run restart for {self.name}: {exc.strerror}") from exc
-        try:
-            out, _ = await asyncio.wait_for(proc.communicate(), self.config.verify_timeout)
-        except TimeoutError as exc:
-            proc.kill()
-            await proc.wait()
-            raise ApplyFailed(f"restart command for {self.name} did not finish in time") from exc
-        if proc.returncode != 0:
-            tail = out.decode(errors="replace")[-200:].strip()
-            raise ApplyFailed(f"restart command for {self.name} exited {proc.returncode}: {tail}")
+        # Output goes to a file, not a pipe, and the command's exit (not EOF) ends the
+        # wait: a service the command starts in the background may keep the fd open.
+        with tempfile.TemporaryFile() as out:
+            try:
+                proc = await asyncio.create_subprocess_exec(
+                    *argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT
+                )
+            except OSError as exc:
+                raise ApplyFailed(f"cannot run restart for {self.name}: {exc.strerror}") from exc
+            try:
+                await asyncio.wait_for(proc.wait(), self.config.verify_timeout)
+            except TimeoutError as exc:
+                proc.kill()
+                await proc.wait()
+                why = f"restart command for {self.name} did not finish in time"
+                raise ApplyFailed(why) from exc
+            if proc.returncode != 0:
+                out.seek(max(0, out.seek(0, os.SEEK_END) - 1024))
+                tail = out.read().decode(errors="replace")[-200:].strip()
+                why = f"restart command for {self.name} exited {proc.returncode}: {tail}"
+                raise ApplyFailed(why)
         self.starts += 1
 
     async def stop(self) -> None:
