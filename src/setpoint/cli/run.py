@@ -13,7 +13,7 @@ import typer
 import uvicorn
 
 from setpoint.api.app import create_app
-from setpoint.config.loader import default_actuators, load_config
+from setpoint.config.loader import default_actuators, default_detectors, load_config
 from setpoint.config.models import Config
 from setpoint.daemon import Agent, install_signal_handlers
 from setpoint.errors import ConfigError, KnowledgeError
@@ -130,8 +130,7 @@ def run(
     except KnowledgeError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
-    detectors: Registry[Any] = Registry("detector", "setpoint.detectors")
-    agent = Agent(cfg, store, directory, actuators, detectors)
+    agent = Agent(cfg, store, directory, actuators, default_detectors())
     try:
         asyncio.run(serve(agent, host, port))
     finally:

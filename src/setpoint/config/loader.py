@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from setpoint.config.models import Config
 from setpoint.errors import ConfigError, PluginError
@@ -67,7 +67,7 @@ def parse_config(
         config = Config.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_problems(exc), source) from exc
-    problems = _check_references(config, actuators or default_actuators())
+    problems = _check_references(config, actuators or default_actuators(), default_detectors())
     if problems:
         raise ConfigError(problems, source)
     return config
@@ -89,8 +89,15 @@ def default_actuators() -> Registry[Any]:
     return Registry("actuator", "setpoint.actuators")
 
 
-def _check_references(config: Config, actuators: Registry[Any]) -> list[str]:
-    """Checks that cross sections: services named by playbooks, actions and their params."""
+def default_detectors() -> Registry[Any]:
+    """The detector registry as declared by installed entry points."""
+    return Registry("detector", "setpoint.detectors")
+
+
+def _check_references(
+    config: Config, actuators: Registry[Any], detectors: Registry[Any]
+) -> list[str]:
+    """Checks across sections: services named by playbooks, actions, detector params."""
     problems: list[str] = []
     for i, playbook in enumerate(config.playbooks):
         service = playbook.when.service
@@ -107,13 +114,14 @@ def _check_references(config: Config, actuators: Registry[Any]) -> list[str]:
                 problems.extend(_problems(exc, where))
             except PluginError as exc:
                 problems.append(f"{format_loc([*where, 'action'])}: {exc}")
+    try:
+        detectors.config_for(config.detector.type, config.detector.params)
+    except ValidationError as exc:
+        problems.extend(_problems(exc, ("detector", "params")))
+    except PluginError as exc:
+        problems.append(f"detector.type: {exc}")
     names = [p.name for p in config.playbooks]
     for i, name in enumerate(names):
         if name in names[:i]:
             problems.append(f"playbooks[{i}].name: {name!r} is used twice")
     return problems
-
-
-def dump_model(model: BaseModel) -> dict[str, Any]:
-    """A config section as plain data, for display."""
-    return model.model_dump(mode="json", exclude_none=True)

@@ -38,6 +38,7 @@ class SafetyGate:
         self.config = config
         self.clock = clock
         self._history: dict[str, deque[float]] = defaultdict(deque)
+        self._last: dict[str, float] = {}
 
     def _recent(self, target: str) -> deque[float]:
         history = self._history[target]
@@ -48,10 +49,10 @@ class SafetyGate:
 
     def cooldown_remaining(self, target: str) -> float:
         """Seconds until the target's cooldown after its last action ends."""
-        history = self._recent(target)
-        if not history:
+        last = self._last.get(target)
+        if last is None:
             return 0.0
-        return max(0.0, history[-1] + self.config.cooldown - self.clock.monotonic())
+        return max(0.0, last + self.config.cooldown - self.clock.monotonic())
 
     def judge(self, action: str, target: str, risk: Risk) -> Verdict:
         """The verdict for ``action`` on ``target`` now."""
@@ -73,4 +74,6 @@ class SafetyGate:
 
     def record(self, target: str) -> None:
         """Count an action applied to ``target`` against its budget and cooldown."""
-        self._recent(target).append(self.clock.monotonic())
+        now = self.clock.monotonic()
+        self._recent(target).append(now)
+        self._last[target] = now

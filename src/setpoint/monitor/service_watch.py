@@ -20,7 +20,7 @@ from setpoint.config.models import ServiceConfig
 from setpoint.errors import ActuationError
 from setpoint.model import Severity, Symptom, service_entity
 from setpoint.monitor.base import Probe, ProbeResult
-from setpoint.service.base import ExitInfo, ServiceHandle
+from setpoint.service.base import Closeable, ExitInfo, ServiceHandle
 from setpoint.service.signals import proc_state
 
 log = logging.getLogger(__name__)
@@ -109,6 +109,8 @@ class ServiceWatch:
         aclose = getattr(self.probe, "aclose", None)
         if aclose is not None:
             await aclose()
+        if isinstance(self.handle, Closeable):
+            self.handle.close()
 
     def _fire(self, kind: str, evidence: dict[str, Any], severity: Severity) -> None:
         if kind in self._firing:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,4 +89,13 @@ class ServiceHandle(Protocol):
 
     def describe(self) -> dict[str, Any]:
         """What to show about the service in status and decisions."""
+        ...
+
+
+@runtime_checkable
+class Closeable(Protocol):
+    """A handle that holds something to release (a pidfd) when watching ends."""
+
+    def close(self) -> None:
+        """Release what the handle holds."""
         ...

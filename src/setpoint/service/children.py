@@ -76,16 +76,28 @@ class ChildLedger:
             except (psutil.NoSuchProcess, psutil.AccessDenied, ValueError):
                 continue
             log.warning("stopping %s (pid %d) left running by a previous setpoint", name, pid)
-            for sig in (signal.SIGCONT, signal.SIGTERM):
-                os.killpg(pid, sig) if _leads_group(pid) else os.kill(pid, sig)
+            group = _leads_group(pid)
+            _send(pid, signal.SIGCONT, group)
+            _send(pid, signal.SIGTERM, group)
             deadline = time.monotonic() + grace
             while proc.is_running() and time.monotonic() < deadline:
                 psutil.wait_procs([proc], timeout=0.1)
             if proc.is_running():
-                proc.kill()
+                _send(pid, signal.SIGKILL, group)
             stopped.append(pid)
         self._write({})
         return stopped
+
+
+def _send(pid: int, sig: signal.Signals, group: bool) -> None:
+    """Signal the process, or its whole group when it leads one; gone is fine."""
+    try:
+        if group:
+            os.killpg(pid, sig)
+        else:
+            os.kill(pid, sig)
+    except ProcessLookupError:
+        return
 
 
 def _leads_group(pid: int) -> bool:

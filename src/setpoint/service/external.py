@@ -132,6 +132,12 @@ class ExternalProcess:
             how = await terminate(pid, self.config.stop_timeout)
             log.info("stopped %s (pid %d) with %s", self.name, pid, how)
 
+    def close(self) -> None:
+        """Stop listening for the exit (releases the pidfd)."""
+        if self._watch is not None:
+            self._watch.disarm()
+            self._watch = None
+
     def describe(self) -> dict[str, Any]:
         """Kind, pid and how it is found."""
         how = {"pid_file": str(self.config.pid_file)} if self.config.pid_file else {}

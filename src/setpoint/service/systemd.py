@@ -85,6 +85,12 @@ class SystemdUnit:
         """``systemctl stop UNIT`` (systemd sends SIGTERM, SIGCONT and later SIGKILL)."""
         await self._run("stop", self.unit)
 
+    def close(self) -> None:
+        """Stop listening for the exit (releases the pidfd)."""
+        if self._watch is not None:
+            self._watch.disarm()
+            self._watch = None
+
     def describe(self) -> dict[str, Any]:
         """Kind, unit and MainPID."""
         return {"kind": "systemd", "unit": self.unit, "pid": self._pid}

@@ -94,8 +94,7 @@ class Service:
     def kill_all(self) -> None:
         """Release the pidfds and kill every process with this test's marker (its own)."""
         for handle in self.handles:
-            if handle._watch is not None:
-                handle._watch.disarm()
+            handle.close()
         for entry in os.scandir("/proc"):
             if entry.name.isdigit() and self.marker in cmdline(int(entry.name)):
                 with contextlib.suppress(ProcessLookupError):

@@ -144,8 +144,7 @@ class FakeSystemd:
     def cleanup(self) -> None:
         """Release the pidfds, kill what carries this test's marker, reap the own child."""
         for handle in self.handles:
-            if handle._watch is not None:
-                handle._watch.disarm()
+            handle.close()
         for entry in os.scandir("/proc"):
             with contextlib.suppress(OSError):
                 raw = Path(entry.path, "cmdline").read_bytes()
