@@ -109,6 +109,7 @@ class Agent:
         self.planner = PlaybookPlanner(config.playbooks)
         self.executor = Executor(
             self.gate,
+            self.bus,
             actuators,
             self.writer,
             self._context_for,

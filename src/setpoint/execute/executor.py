@@ -1,5 +1,7 @@
 """Carry out a playbook's proposals through the safety gate, and record everything.
 
+Decisions and outcomes are also published on the bus, for learning to listen to.
+
 For each proposal: wait out the target's cooldown, check the symptom still stands,
 ask the gate, preview, record the decision and the verdict, then (if allowed) apply,
 verify and record the outcome. One action at a time per target.
@@ -16,6 +18,7 @@ from enum import StrEnum
 from typing import Any
 
 from setpoint.errors import ActuationError
+from setpoint.events.base import DECISIONS, OUTCOMES, EventBus
 from setpoint.execute.base import ActionContext, Actuator
 from setpoint.execute.gate import SafetyGate
 from setpoint.knowledge.writer import StoreWriter
@@ -50,6 +53,7 @@ class Executor:
     def __init__(
         self,
         gate: SafetyGate,
+        bus: EventBus,
         actuators: Registry[Any],
         writer: StoreWriter,
         context_for: Callable[[str], ActionContext],
@@ -58,6 +62,7 @@ class Executor:
         operational_mode: OperationalMode = OperationalMode.BALANCED,
     ) -> None:
         self.gate = gate
+        self.bus = bus
         self.actuators = actuators
         self.writer = writer
         self.context_for = context_for
@@ -121,6 +126,7 @@ class Executor:
             symptom_id=proposal.symptom.id,
         )
         self.writer.submit(self.writer.store.decisions.record, decision)
+        await self.bus.publish(DECISIONS, decision)
         self.counts[verdict.status.value] += 1
         self._audit(
             f"verdict:{verdict.status.value}",
@@ -153,7 +159,7 @@ class Executor:
             done = await actuator.apply(ctx)
         except ActuationError as exc:
             self._audit("apply-failed", target, decision.id, error=str(exc))
-            self._outcome(decision, OutcomeStatus.FAILED, ctx, str(exc), started, {})
+            await self._outcome(decision, OutcomeStatus.FAILED, ctx, str(exc), started, {})
             return RunResult.FAILED
         self._audit("applied", target, decision.id, result=done)
         check = await actuator.verify(ctx)
@@ -165,12 +171,12 @@ class Executor:
             detail=check.detail,
             **check.measurements,
         )
-        self._outcome(
+        await self._outcome(
             decision, status, ctx, f"{done}; verify: {check.detail}", started, check.measurements
         )
         return RunResult.HEALED if check.ok else RunResult.FAILED
 
-    def _outcome(
+    async def _outcome(
         self,
         decision: Decision,
         status: OutcomeStatus,
@@ -184,5 +190,6 @@ class Executor:
         reward = 1.0 if status is OutcomeStatus.SUCCESS else -1.0
         outcome = Outcome(decision.id, time.time(), status, state_after, reward, detail)
         self.writer.submit(self.writer.store.decisions.record_outcome, outcome)
+        await self.bus.publish(OUTCOMES, outcome)
         self.counts[f"outcome:{status.value}"] += 1
         log.info("decision %s outcome %s in %.3fs: %s", decision.id, status.value, took, detail)

@@ -20,6 +20,8 @@ import pytest
 
 from setpoint.clock import ManualClock
 from setpoint.config.models import BudgetConfig, GateConfig, ServiceConfig
+from setpoint.events.base import OUTCOMES
+from setpoint.events.memory import MemoryBus
 from setpoint.execute.base import ActionContext
 from setpoint.execute.executor import Executor, RunResult
 from setpoint.execute.gate import SafetyGate
@@ -27,7 +29,7 @@ from setpoint.execute.service_restart import ServiceRestart
 from setpoint.knowledge.base import DecisionRecord
 from setpoint.knowledge.sqlite import SQLiteStore, open_store
 from setpoint.knowledge.writer import StoreWriter
-from setpoint.model import GateMode, Symptom, SymptomState
+from setpoint.model import GateMode, Outcome, Symptom, SymptomState
 from setpoint.monitor.service_watch import DOWN, UNHEALTHY, ServiceWatch
 from setpoint.plan.playbooks import Proposal
 from setpoint.plugins import Registry
@@ -66,8 +68,12 @@ class Rig:
         self.gate = SafetyGate(mode, gate_config, ManualClock(1000.0))
         self.firing: dict[str, Symptom] = {}
         self.escalations: list[tuple[Symptom, str]] = []
+        self.bus = MemoryBus()
+        self.outcomes: list[Outcome] = []
+        self.bus.subscribe(OUTCOMES, self.outcomes.append)
         self.executor = Executor(
             self.gate,
+            self.bus,
             self.actuators,
             self.writer,
             lambda entity: ActionContext(entity, self.watch if entity == WEB else None),
@@ -157,6 +163,7 @@ async def test_auto_restarts_a_dead_service_and_records_everything(
         (DOWN, SymptomState.CLEARED),
     ]
     assert dict(r.executor.counts) == {"execute": 1, "outcome:SUCCESS": 1}
+    assert [(o.decision_id, o.status.value) for o in r.outcomes] == [(record.id, "SUCCESS")]
 
 
 async def test_a_restart_that_does_not_stay_up_fails_verification(
