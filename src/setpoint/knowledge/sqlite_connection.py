@@ -52,6 +52,8 @@ def where_clause(*conditions: tuple[str, object]) -> tuple[str, list[object]]:
 class SQLiteConnections:
     """The connections of one store to its file, at most one per thread."""
 
+    dialect = "sqlite"
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()

@@ -334,3 +334,11 @@ def test_committed_decisions_survive_sigkill_mid_writes(path: Path) -> None:
         assert sorted(r.id for r in records) == sorted(decisions)
         assert len(reopened.samples.query(key="load", limit=10_000)) >= 2 * 20 * 60
     assert raw(path, "PRAGMA quick_check") == [("ok",)]
+
+
+def test_sqlite_connections_are_a_database(tmp_path: Path) -> None:
+    from setpoint.knowledge.database import Database
+    from setpoint.knowledge.sqlite_connection import SQLiteConnections
+
+    db: Database = SQLiteConnections(tmp_path / "x.db")
+    assert db.dialect == "sqlite"
