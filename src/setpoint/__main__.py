@@ -1,5 +1,5 @@
 """``python -m setpoint`` runs the command line."""
 
-from setpoint.cli.main import main
+from setpoint.cli.entry import main
 
 main()

@@ -17,22 +17,33 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from setpoint.analyze.anomaly import AnomalyWatch
-from setpoint.analyze.base import Detector
+from setpoint.analyze.foresight import Foresight
 from setpoint.analyze.incidents import IncidentTracker
+from setpoint.analyze.peripheral import Peripheral
 from setpoint.clock import SystemClock
-from setpoint.config.models import Config, ServiceConfig
-from setpoint.events.base import INCIDENTS, SYMPTOMS
+from setpoint.config.models import Config, PlaybookConfig, ServiceConfig
+from setpoint.events.base import DECISIONS, INCIDENTS, OUTCOMES, SYMPTOMS
 from setpoint.events.memory import MemoryBus
+from setpoint.execute.approvals import ApprovalDesk
+from setpoint.execute.approvals_notify import WebhookNotifier
+from setpoint.execute.audit import Auditor
 from setpoint.execute.base import ActionContext
 from setpoint.execute.executor import Executor, RunResult
-from setpoint.execute.gate import SafetyGate
+from setpoint.execute.gate import PAUSE_FILE, KillSwitch, SafetyGate
+from setpoint.execute.gate.control import GateControl
+from setpoint.execute.rollback import harm_policies
+from setpoint.execute.rollback_metrics import ServiceMetrics
 from setpoint.knowledge.base import KnowledgeStore
+from setpoint.knowledge.graph_linker import GraphLinker
 from setpoint.knowledge.writer import StoreWriter
+from setpoint.learning.mining import mine_patterns
+from setpoint.learning.outcomes import OutcomeLearner
 from setpoint.metrics import AgentMetrics
 from setpoint.model import (
     GateMode,
     Incident,
+    IncidentStatus,
+    Outcome,
     Sample,
     Symptom,
     SymptomState,
@@ -43,6 +54,7 @@ from setpoint.monitor.probes import probe_from_config
 from setpoint.monitor.process import ProcessSampler
 from setpoint.monitor.scheduler import SensorScheduler
 from setpoint.monitor.service_watch import ServiceWatch
+from setpoint.plan.learned import LearnedChooser
 from setpoint.plan.playbooks import PlaybookPlanner
 from setpoint.plugins import Registry
 from setpoint.service.base import ServiceHandle
@@ -76,7 +88,6 @@ class Agent:
         store: KnowledgeStore,
         data_dir: Path,
         actuators: Registry[Any],
-        detectors: Registry[Any],
     ) -> None:
         self.config = config
         self.data_dir = data_dir
@@ -88,14 +99,10 @@ class Agent:
         self._sensor_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sensors")
         sensors: list[Sensor] = [HostSensor()] if config.sensors.host else []
         self.scheduler = SensorScheduler(sensors, self._sensor_pool)
-        detector_cls = detectors.get(config.detector.type)
-        detector_config = detectors.config_for(config.detector.type, config.detector.params)
-
-        def make_detector() -> Detector:
-            detector: Detector = detector_cls(detector_config)
-            return detector
-
-        self.anomalies = AnomalyWatch(make_detector)
+        self.attention = Peripheral(config.attention)
+        self.foresight = Foresight(
+            config.prediction, config.crash, lambda p: self.writer.submit(store.predictions.save, p)
+        )
         self.incidents = IncidentTracker(config.incidents.resolve_after)
         self.ledger = ChildLedger(data_dir / "children.json")
         self.watches: dict[str, ServiceWatch] = {}
@@ -105,8 +112,14 @@ class Agent:
             probe = probe_from_config(svc.probe) if svc.probe else None
             self.watches[name] = ServiceWatch(handle, svc, probe, self._emit)
             self._samplers[name] = ProcessSampler(name)
-        self.gate = SafetyGate(config.mode, config.gate, self.clock)
-        self.planner = PlaybookPlanner(config.playbooks)
+        switch = KillSwitch(data_dir / PAUSE_FILE)
+        groups = {f"service:{n}": s.group for n, s in config.services.items() if s.group}
+        self.gate = SafetyGate(config.mode, config.gate, self.clock, switch, groups)
+        self.chooser = LearnedChooser(
+            config.learning, lambda sig: self.writer.run(store.patterns.list, sig)
+        )
+        self.planner = PlaybookPlanner(config.playbooks, self.chooser)
+        self.learner = OutcomeLearner(self.writer, self.chooser)
         self.executor = Executor(
             self.gate,
             self.bus,
@@ -116,7 +129,19 @@ class Agent:
             self._still_firing,
             self._escalate,
             config.operational_mode,
+            approvals=ApprovalDesk(
+                self.writer,
+                Auditor(self.writer),
+                self.clock,
+                config.gate.approval_ttl,
+                WebhookNotifier(config.notify.webhook, config.notify.timeout)
+                if config.notify.webhook
+                else None,
+            ),
+            metrics=ServiceMetrics(),
+            harm_policy=harm_policies(config.gate, config.playbooks),
         )
+        self.control = GateControl(switch, self.executor, self.clock, self._replan)
         self._firing: dict[str, Symptom] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stop = asyncio.Event()
@@ -128,6 +153,13 @@ class Agent:
         self._last_purge = 0.0
         self._pending_samples: dict[str, Sample] = {}
         self.bus.subscribe(SYMPTOMS, self._on_symptom)
+        self.bus.subscribe(SYMPTOMS, self.foresight.on_symptom)
+        self.bus.subscribe(DECISIONS, self.foresight.on_decision)
+        self.bus.subscribe(DECISIONS, self.learner.on_decision)
+        self.bus.subscribe(OUTCOMES, self.learner.on_outcome)
+        if config.graph.enabled:
+            self._link_graph(GraphLinker(store))
+        self._last_mined = 0.0
 
     @property
     def mode(self) -> GateMode:
@@ -144,7 +176,13 @@ class Agent:
 
     def _context_for(self, entity: str) -> ActionContext:
         name = entity.removeprefix("service:") if entity.startswith("service:") else None
-        return ActionContext(entity, self.watches.get(name) if name else None)
+        watch = self.watches.get(name) if name else None
+        return ActionContext(
+            entity,
+            watch,
+            tuple(self.config.disk.allow),
+            integrations=self.config.integrations,
+        )
 
     def _still_firing(self, symptom: Symptom) -> bool:
         return symptom.id in self._firing
@@ -154,6 +192,19 @@ class Agent:
         log.error("escalated %s: %s", symptom.entity, reason)
         if incident is not None:
             self._save_incident(incident)
+
+    def _link_graph(self, linker: GraphLinker) -> None:
+        """Link resolved incidents and late outcomes into the knowledge graph, off the loop."""
+
+        def on_incident(incident: Incident) -> None:
+            if incident.status is IncidentStatus.RESOLVED:
+                self.writer.submit(linker.link_incident, incident)
+
+        def on_outcome(outcome: Outcome) -> None:
+            self.writer.submit(linker.on_outcome, outcome)
+
+        self.bus.subscribe(INCIDENTS, on_incident)
+        self.bus.subscribe(OUTCOMES, on_outcome)
 
     def _save_incident(self, incident: Incident) -> None:
         self.writer.submit(self.store.incidents.save, incident)
@@ -170,16 +221,30 @@ class Agent:
             self._firing.pop(symptom.clears or "", None)
             return
         self._firing[symptom.id] = symptom
-        for proposals in self.planner.plan(symptom):
-            self._spawn(self._remediate(proposals, symptom, incident), "remediate")
+        for playbook in self.planner.matching(symptom):
+            self._spawn(self._remediate(playbook, symptom, incident), "remediate")
 
-    async def _remediate(self, proposals: Any, symptom: Symptom, incident: Incident | None) -> None:
+    def _replan(self) -> None:
+        """Plan again for every symptom still firing (after ``setpoint resume``)."""
+        open_by_id = {i.id: i for i in self.incidents.open_incidents()}
+        for symptom in list(self._firing.values()):
+            incident = open_by_id.get(symptom.incident_id or "")
+            for playbook in self.planner.matching(symptom):
+                self._spawn(self._remediate(playbook, symptom, incident), "remediate")
+
+    async def _remediate(
+        self, playbook: PlaybookConfig, symptom: Symptom, incident: Incident | None
+    ) -> None:
         """Fix first, escalate if it did not work: retry while the symptom stands.
 
-        Each try passes the gate again, so the budget ends a loop with an escalation.
+        Each try passes the gate again, so the budget ends a loop with an escalation;
+        a learned playbook chooses again, with what the failed try taught.
         """
         incident_id = incident.id if incident else None
-        while (await self.executor.run(proposals, incident_id)) is RunResult.FAILED:
+        while True:
+            proposals = await self.planner.propose(playbook, symptom)
+            if (await self.executor.run(proposals, incident_id)) is not RunResult.FAILED:
+                return
             if not self._still_firing(symptom):
                 return
 
@@ -197,7 +262,7 @@ class Agent:
             "ticks": self.ticks,
             "last_tick_at": self.last_tick_at,
             "last_tick_ms": round(self.last_tick_seconds * 1000, 3),
-            "series": len(self.anomalies),
+            "series": len(self.attention),
             "sensors": {
                 name: {"up": h.up, "since": h.since, "last_error": h.last_error}
                 for name, h in self.scheduler.health().items()
@@ -214,6 +279,7 @@ class Agent:
                 for i in self.incidents.open_incidents()
             ],
             "decisions": dict(self.executor.counts),
+            "gate": self.control.status(),
             "store_write_failures": self.writer.failures,
         }
 
@@ -227,12 +293,22 @@ class Agent:
                 with contextlib.suppress(Exception):
                     samples += self._samplers[name].sample(pid)
         self.metrics.series.update(samples)
-        for symptom in self.anomalies.observe(samples):
+        for symptom in self.attention.observe(samples):
             await self.bus.publish(SYMPTOMS, symptom)
         now = time.time()
+        for symptom in self.foresight.observe(samples, now):
+            await self.bus.publish(SYMPTOMS, symptom)
+        if self.foresight.due(now):
+            snapshot = self.foresight.snapshot(now)
+            self.writer.submit(self.foresight.sync, self.store.predictions, snapshot)
         for incident in self.incidents.tick(now):
             self._save_incident(incident)
         self._store_samples(samples, now)
+        if self.executor.approvals.due():
+            self._spawn(self.executor.approvals.expire_due(), "expire-approvals")
+        if now - self._last_mined >= self.config.learning.mine_every:
+            self._last_mined = now
+            self.writer.submit(mine_patterns, self.store, self.config.learning, now)
         self._update_metrics()
         self.ticks += 1
         self.last_tick_at = now
@@ -241,7 +317,11 @@ class Agent:
         self.metrics.tick_seconds.observe(self.last_tick_seconds)
 
     def _store_samples(self, samples: list[Sample], now: float) -> None:
-        """Keep samples at ``knowledge.sample_every`` resolution; purge past retention."""
+        """Keep samples at ``knowledge.sample_every`` resolution; roll up and purge hourly.
+
+        Retention runs on the store writer thread, after the writes queued before it, in
+        short transactions: never on the event loop.
+        """
         for sample in samples:
             self._pending_samples[sample.key] = sample
         if now - self._last_stored >= self.config.knowledge.sample_every:
@@ -251,7 +331,7 @@ class Agent:
         if now - self._last_purge >= _PURGE_EVERY:
             self._last_purge = now
             retention = self.config.knowledge.retention
-            self.writer.submit(self.store.samples.purge, now - retention.samples)
+            self.writer.submit(self.store.samples.retain, now, retention.samples, retention.hourly)
             self.writer.submit(self.store.audit.purge, now - retention.audit)
 
     def _update_metrics(self) -> None:
@@ -261,7 +341,7 @@ class Agent:
         for name, watch in self.watches.items():
             m.service_up.labels(name).set(1 if watch.health == "healthy" else 0)
         m.incidents_open.set(len(self.incidents.open_incidents()))
-        m.series_tracked.set(len(self.anomalies))
+        m.series_tracked.set(len(self.attention))
         m.store_write_failures.set(self.writer.failures)
 
     async def start(self) -> None:
@@ -270,6 +350,7 @@ class Agent:
         orphans = await loop.run_in_executor(None, self.ledger.reap_orphans)
         if orphans:
             log.warning("stopped %d process(es) left over by a previous setpoint", len(orphans))
+        self.foresight.ledger.load(await self.writer.run(self.store.predictions.pending))
         for name, watch in self.watches.items():
             if watch.config.command:
                 try:
@@ -277,6 +358,7 @@ class Agent:
                 except Exception as exc:
                     log.error("service %s did not start: %s", name, exc)
             watch.start()
+        await self.executor.approvals.start()
         self.writer.submit(self._audit_start)
 
     def _audit_start(self) -> None:
@@ -318,6 +400,7 @@ class Agent:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.executor.aclose()
         for watch in self.watches.values():
             await watch.aclose()
         for name, watch in self.watches.items():

@@ -10,11 +10,13 @@
      ├── SensorUnavailable      a reading could not be taken (a state, not a crash)
      ├── KnowledgeError         the store failed or holds something unreadable
      ├── EventBusError
-     └── ActuationError
-          ├── PreviewFailed
-          ├── ApplyFailed
-          ├── VerifyFailed
-          └── RollbackFailed
+     ├── ActuationError
+     │    ├── PreviewFailed
+     │    ├── ApplyFailed
+     │    ├── VerifyFailed
+     │    └── RollbackFailed
+     └── ApprovalError          no such approval, or it was already answered
+          └── ApprovalNotFound
 
 Boundaries translate foreign errors (sqlite3, OSError, httpx) into these types with
 ``raise ... from exc`` so the cause is kept.
@@ -83,3 +85,11 @@ class VerifyFailed(ActuationError):
 
 class RollbackFailed(ActuationError):
     """The inverse of an action could not be applied."""
+
+
+class ApprovalError(SetpointError):
+    """An approval cannot be given or refused: it was answered already, or expired."""
+
+
+class ApprovalNotFound(ApprovalError):
+    """No approval waits under that decision id."""

@@ -161,6 +161,8 @@ class Verdict:
     status: VerdictStatus
     mode: GateMode
     reason: str
+    rule: str = ""
+    """Which rule of the gate decided (``paused``, ``constraint:...``, ``rate``...); audited."""
 
     @property
     def allowed(self) -> bool:
@@ -214,6 +216,34 @@ class Outcome:
     state_after: Mapping[str, Any] = field(default_factory=dict)
     reward: float = 0.0
     detail: str = ""
+
+
+class ApprovalStatus(StrEnum):
+    """Where a request for human approval stands."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    DENIED = "denied"
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True, slots=True)
+class Approval:
+    """A decision in ``approve`` mode waiting for (or given) a human's answer.
+
+    It expires at ``expires_at``; an expired approval is never carried out.
+    """
+
+    decision_id: str
+    requested_at: float
+    expires_at: float
+    action: str
+    target: str
+    preview: str = ""
+    status: ApprovalStatus = ApprovalStatus.PENDING
+    decided_at: float | None = None
+    decided_by: str | None = None
+    note: str = ""
 
 
 @dataclass(frozen=True, slots=True)

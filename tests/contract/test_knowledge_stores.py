@@ -2,8 +2,8 @@
 
 Each backend is a :class:`Backend`: how to open (and open again) a store at one fresh
 location, and how to try an UPDATE of the audit log behind the store's back with the
-backend's own driver. A PostgreSQL backend joins by adding a factory to ``BACKENDS``
-that skips when no server is available.
+backend's own driver. The PostgreSQL backend runs in a schema of its own per test,
+dropped afterwards, and skips when no server is available.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import pytest
 
 from setpoint.errors import KnowledgeError
 from setpoint.knowledge.base import DecisionFilter, KnowledgeStore
-from setpoint.knowledge.sqlite import open_store
+from setpoint.knowledge.open import open_store
 from setpoint.model import (
     AuditEntry,
     Decision,
@@ -36,6 +37,7 @@ from setpoint.model import (
     Verdict,
     VerdictStatus,
 )
+from tests.postgres import run, throwaway_schema
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,9 @@ class Backend:
     driver_error: type[Exception]
 
 
-def sqlite_backend(tmp_path: Path) -> Backend:
+@contextmanager
+def sqlite_backend(tmp_path: Path) -> Iterator[Backend]:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / "knowledge.db"
 
     def update_audit() -> None:
@@ -58,15 +62,31 @@ def sqlite_backend(tmp_path: Path) -> Backend:
         finally:
             conn.close()
 
-    return Backend(lambda: open_store(path), update_audit, sqlite3.Error)
+    yield Backend(lambda: open_store(f"sqlite:///{path}", tmp_path), update_audit, sqlite3.Error)
 
 
-BACKENDS: dict[str, Callable[[Path], Backend]] = {"sqlite": sqlite_backend}
+@contextmanager
+def postgresql_backend(tmp_path: Path) -> Iterator[Backend]:
+    import psycopg
+
+    with throwaway_schema() as (url, schema):
+
+        def update_audit() -> None:
+            run("UPDATE audit SET actor = 'mallory'", schema)
+
+        yield Backend(lambda: open_store(url, tmp_path), update_audit, psycopg.Error)
+
+
+BACKENDS: dict[str, Callable[[Path], AbstractContextManager[Backend]]] = {
+    "sqlite": sqlite_backend,
+    "postgresql": postgresql_backend,
+}
 
 
 @pytest.fixture(params=sorted(BACKENDS))
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
-    return BACKENDS[request.param](tmp_path)
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    with BACKENDS[request.param](tmp_path) as opened:
+        yield opened
 
 
 @pytest.fixture
@@ -423,3 +443,55 @@ def test_reader_thread_while_writer_writes(store: KnowledgeStore) -> None:
     assert errors == []
     assert seen == sorted(seen)
     assert seen[-1] == total
+
+
+# --- retention and roll-ups --------------------------------------------------------------
+
+
+def test_retention_rolls_up_finished_hours_then_purges(store: KnowledgeStore) -> None:
+    hour = 3600.0
+    readings = [Sample("cpu", float(i), 10 * hour + i * 600.0) for i in range(15)]
+    store.samples.append([*readings, Sample("mem", 5.0, 10 * hour + 30.0, entity="service:web")])
+
+    now = 12 * hour + 100.0
+    first = store.samples.retain(now, keep_samples=hour, keep_hourly=100 * hour)
+    assert (first.hours_rolled_up, first.hourly_purged) == (2, 0)
+    # Samples older than an hour went, all of them in rolled-up hours.
+    assert first.samples_purged == 8
+    assert [s.value for s in store.samples.query(key="cpu")] == [float(i) for i in range(7, 15)]
+    rolled = store.samples.hourly("cpu")
+    assert [(r.hour, r.min, r.max, r.count) for r in rolled] == [
+        (10 * hour, 0.0, 5.0, 6),
+        (11 * hour, 6.0, 11.0, 6),
+    ]
+    assert rolled[0].avg == pytest.approx(2.5)
+    (mem,) = store.samples.hourly("mem")
+    assert (mem.entity, mem.series, mem.avg, mem.count) == ("service:web", "mem", 5.0, 1)
+    assert store.samples.hourly("cpu", start=11 * hour) == rolled[1:]
+    assert store.samples.hourly("cpu", end=10 * hour) == rolled[:1]
+
+    again = store.samples.retain(now, keep_samples=hour, keep_hourly=100 * hour)
+    assert again == type(again)(0, 0, 0)
+    assert len(store.samples.hourly("cpu")) == 2
+
+    late = store.samples.retain(13 * hour, keep_samples=100 * hour, keep_hourly=2 * hour)
+    assert late.hours_rolled_up == 1
+    assert late.hourly_purged == 2  # cpu and mem at 10h
+    assert [r.hour for r in store.samples.hourly("cpu")] == [11 * hour, 12 * hour]
+
+
+def test_retention_keeps_samples_of_hours_not_rolled_up(store: KnowledgeStore) -> None:
+    store.samples.append([Sample("cpu", 1.0, 100.0), Sample("cpu", 2.0, 3700.0)])
+    # The hour starting at 3600 is not over at 3800: its sample stays despite retention.
+    run = store.samples.retain(3800.0, keep_samples=1.0, keep_hourly=1e9)
+    assert (run.hours_rolled_up, run.samples_purged) == (1, 1)
+    assert [s.ts for s in store.samples.query()] == [3700.0]
+
+
+def test_purge_in_batches(store: KnowledgeStore) -> None:
+    from setpoint.knowledge.repositories import samples
+
+    total = samples.PURGE_BATCH + 7
+    store.samples.append([Sample("load", 1.0, float(i)) for i in range(total)])
+    assert store.samples.purge(before=float(total)) == total
+    assert store.samples.query() == []

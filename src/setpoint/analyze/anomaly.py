@@ -2,8 +2,8 @@
 
 One excursion is one symptom: a series must look anomalous for ``persist`` ticks in
 a row to fire, fires once, and clears after ``clear_after`` ordinary ticks. Points
-judged anomalous are not learned (river's ``protect_anomaly_detector``), unless the
-excursion lasts ``relearn_after`` ticks, when it is the new normal and is learned.
+judged anomalous are not learned (:func:`~setpoint.analyze.base.protected_step`), unless
+the excursion lasts ``relearn_after`` ticks, when it is the new normal and is learned.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from setpoint.analyze.base import Detector
+from setpoint.analyze.base import VALUE, Detector, Threshold, protected_step
 from setpoint.model import Sample, Severity, Symptom
 
 ANOMALY = "anomaly"
@@ -78,9 +78,13 @@ class AnomalyWatch:
 
     def _step(self, state: _SeriesState, sample: Sample) -> Symptom | None:
         policy, detector = self.policy, state.detector
-        score = detector.score_one(sample.value)
-        if score < policy.threshold:
-            detector.learn_one(sample.value)
+        score, anomalous = protected_step(
+            detector,
+            Threshold(policy.threshold),
+            {VALUE: sample.value},
+            learn_anyway=state.run + 1 >= policy.relearn_after,
+        )
+        if not anomalous:
             state.run = 0
             state.calm += 1
             if state.firing is not None and state.calm >= policy.clear_after:
@@ -91,8 +95,6 @@ class AnomalyWatch:
             return None
         state.calm = 0
         state.run += 1
-        if state.run >= policy.relearn_after:
-            detector.learn_one(sample.value)
         if state.firing is None and state.run >= policy.persist:
             state.firing = _fired(detector, sample, score, policy)
             return state.firing

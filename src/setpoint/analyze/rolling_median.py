@@ -1,17 +1,21 @@
 """Rolling median with an inter-quartile scale: a robust, cheap baseline.
 
 The window is kept twice, in arrival order and sorted, so median and quartiles are
-read in O(1) and each update costs one bisect insert and one remove.
+read in O(1) and each update costs one bisect insert and one remove. It reads the
+feature :data:`~setpoint.analyze.base.VALUE` of each observation.
 """
 
 from __future__ import annotations
 
 import bisect
 from collections import deque
+from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from setpoint.analyze.base import FloatArray, value_of
 from setpoint.errors import KnowledgeError
 
 _IQR_TO_SIGMA = 1.349
@@ -23,10 +27,10 @@ class RollingMedian:
 
     >>> d = RollingMedian(RollingMedian.Config(window=10, warmup=5))
     >>> for x in [10, 11, 10, 9, 10, 11, 10]:
-    ...     d.learn_one(x)
-    >>> d.score_one(10.0)
+    ...     d.learn_one({"value": x})
+    >>> d.score_one({"value": 10.0})
     0.0
-    >>> round(d.score_one(20.0), 1)
+    >>> round(d.score_one({"value": 20.0}), 1)
     13.5
     """
 
@@ -52,8 +56,13 @@ class RollingMedian:
         self._order: deque[float] = deque()
         self._sorted: list[float] = []
 
-    def learn_one(self, x: float) -> None:
+    def learn_one(self, x: Mapping[str, float]) -> None:
         """Take ``x`` into the window, dropping the oldest when full."""
+        v = value_of(x)
+        if v is not None:
+            self._push(v)
+
+    def _push(self, x: float) -> None:
         if len(self._order) == self.config.window:
             old = self._order.popleft()
             del self._sorted[bisect.bisect_left(self._sorted, old)]
@@ -68,12 +77,29 @@ class RollingMedian:
         scale = max(iqr / _IQR_TO_SIGMA, self.config.rel_floor * abs(median), self.config.abs_floor)
         return median, scale
 
-    def score_one(self, x: float) -> float:
+    def score_one(self, x: Mapping[str, float]) -> float:
         """Distance of ``x`` from the median in robust standard deviations."""
-        if len(self._sorted) < self.warmup:
+        v = value_of(x)
+        if v is None or len(self._sorted) < self.warmup:
             return 0.0
         median, scale = self.expected()
-        return abs(x - median) / scale
+        return abs(v - median) / scale
+
+    def score_many(self, values: FloatArray) -> FloatArray:
+        """:meth:`score_one` of each value of the ``value`` feature, vectorised.
+
+        >>> d = RollingMedian(RollingMedian.Config(window=10, warmup=3))
+        >>> for v in [1.0, 2.0, 3.0]:
+        ...     d.learn_one({"value": v})
+        >>> d.score_many(np.array([2.0, np.nan])).tolist()
+        [0.0, 0.0]
+        """
+        values = np.asarray(values, dtype=np.float64)
+        if len(self._sorted) < self.warmup:
+            return np.zeros_like(values)
+        median, scale = self.expected()
+        scores = np.abs(values - median) / scale
+        return np.where(np.isfinite(scores), scores, 0.0)
 
     def get_state(self) -> dict[str, Any]:
         """The window in arrival order, versioned."""

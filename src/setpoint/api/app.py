@@ -16,10 +16,11 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
 
 import setpoint
-from setpoint.api.routes import decisions, health, incidents, metrics
+from setpoint.api.routes import approvals, control, decisions, health, incidents, metrics
 from setpoint.api.routes import status as status_routes
 from setpoint.api.schemas import StatusProvider
 from setpoint.config.loader import format_loc
+from setpoint.execute.gate.control import GateControl
 from setpoint.knowledge.base import KnowledgeStore
 
 __all__ = ["StatusProvider", "create_app"]
@@ -29,8 +30,12 @@ def create_app(
     store: KnowledgeStore,
     status: StatusProvider | None,
     registry: CollectorRegistry,
+    gate: GateControl | None = None,
 ) -> FastAPI:
-    """Build the HTTP API over ``store``; ``status`` is None when no agent loop runs here."""
+    """Build the HTTP API over ``store``; ``status`` is None when no agent loop runs here.
+
+    ``gate`` (the running agent's pause switch and approval desk) is None likewise.
+    """
     app = FastAPI(
         title="setpoint",
         version=_version(),
@@ -42,6 +47,8 @@ def create_app(
     app.include_router(metrics.build_router(registry))
     app.include_router(incidents.build_router(store))
     app.include_router(decisions.build_router(store))
+    app.include_router(approvals.build_router(store, gate))
+    app.include_router(control.build_router(gate))
     return app
 
 

@@ -135,3 +135,45 @@ class FeedbackIn(BaseModel):
 
     rating: int = Field(ge=-1, le=1, strict=True, description="-1 wrong, 0 unsure, 1 right")
     comment: str = Field("", max_length=2000)
+
+
+class ApprovalOut(Out):
+    """A decision waiting for (or given) a human's answer; it never runs once expired."""
+
+    decision_id: str
+    requested_at: float
+    expires_at: float
+    action: str
+    target: str
+    preview: str
+    status: str = Field(description="pending, approved, denied or expired")
+    decided_at: float | None
+    decided_by: str | None
+    note: str
+
+
+class AnswerIn(BaseModel):
+    """Who answers an approval, and an optional note for the audit log."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    by: str = Field("api", min_length=1, max_length=200)
+    note: str = Field("", max_length=2000)
+
+
+class PauseIn(BaseModel):
+    """Who pauses or resumes setpoint, and why."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    by: str = Field("api", min_length=1, max_length=200)
+    reason: str = Field("", max_length=2000)
+
+
+class PauseOut(Out):
+    """The kill switch: whether every action is stopped, since when, by whom and why."""
+
+    paused: bool
+    since: float | None = None
+    by: str | None = None
+    reason: str | None = None

@@ -9,8 +9,9 @@ import typer
 
 from setpoint.api.params import parse_instant, parse_mode
 from setpoint.api.schemas import DecisionOut
+from setpoint.cli import decision_stats
 from setpoint.cli.output import JsonFlag, console, local_time, print_json, table
-from setpoint.cli.store import DataDir, reading_store
+from setpoint.cli.store import DataDir, StoreUrl, reading_store
 from setpoint.config.durations import parse_duration
 from setpoint.knowledge.base import DecisionFilter
 from setpoint.model import OutcomeStatus
@@ -55,12 +56,26 @@ def decisions(
         typer.Option(parser=parse_since, metavar="TIME", help="A time, or a duration ago: 2h."),
     ] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many.")] = 50,
+    stats: Annotated[
+        bool,
+        typer.Option(
+            "--stats",
+            help="Show success rates (overall, per action), outcome counts and the reward"
+            " trend instead; --since limits the time range.",
+        ),
+    ] = False,
     as_json: JsonFlag = False,
     data_dir: DataDir = None,
+    store_url: StoreUrl = None,
 ) -> None:
-    """List decisions with their verdicts and outcomes, newest first."""
+    """List decisions with their verdicts and outcomes, newest first; or their stats."""
+    if stats:
+        with reading_store(data_dir, store_url) as store:
+            report = decision_stats.gather(store, since)
+        decision_stats.show(report, as_json)
+        return
     where = DecisionFilter(mode=mode, outcome=outcome, start_time=since, limit=limit)
-    with reading_store(data_dir) as store:
+    with reading_store(data_dir, store_url) as store:
         found = [DecisionOut.model_validate(d) for d in store.decisions.list(where)]
     if as_json:
         print_json(found)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import BaseModel
@@ -11,7 +11,14 @@ from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.text import Text
 
-from setpoint.api.schemas import AuditEntryOut, DecisionOut, IncidentOut, SymptomOut
+from setpoint.api.schemas import (
+    ApprovalOut,
+    AuditEntryOut,
+    DecisionOut,
+    IncidentOut,
+    SymptomOut,
+)
+from setpoint.cli.learn import MatchOut, relevant_runbooks
 from setpoint.cli.output import (
     JsonFlag,
     console,
@@ -23,7 +30,7 @@ from setpoint.cli.output import (
     scalar,
     table,
 )
-from setpoint.cli.store import DataDir, reading_store
+from setpoint.cli.store import DataDir, StoreUrl, reading_store
 from setpoint.knowledge.base import KnowledgeStore
 
 EVIDENCE_ORDER = ("series", "value", "expected", "score", "model", "reason")
@@ -37,15 +44,18 @@ class Explanation(BaseModel):
     incident: IncidentOut | None
     symptoms: list[SymptomOut]
     audit: list[AuditEntryOut]
+    approval: ApprovalOut | None = None
+    runbooks: list[MatchOut] = []
 
 
 def explain(
     decision_id: Annotated[str, typer.Argument(help="A decision id, as `decisions` lists.")],
     as_json: JsonFlag = False,
     data_dir: DataDir = None,
+    store_url: StoreUrl = None,
 ) -> None:
     """Show why a decision was taken and what came of it, step by step."""
-    with reading_store(data_dir) as store:
+    with reading_store(data_dir, store_url) as store:
         found = gather(store, decision_id)
     if found is None:
         fail(f"no decision {decision_id!r} (list them with `setpoint decisions`)")
@@ -71,6 +81,8 @@ def gather(store: KnowledgeStore, decision_id: str) -> Explanation | None:
         incident=IncidentOut.model_validate(incident) if incident else None,
         symptoms=[SymptomOut.model_validate(s) for s in symptoms],
         audit=[AuditEntryOut.model_validate(e) for e in store.audit.list(decision_id, limit=1000)],
+        approval=_approval(store, decision_id),
+        runbooks=relevant_runbooks(store, incident, symptoms),
     )
 
 
@@ -92,8 +104,10 @@ def render(found: Explanation) -> RenderableType:
         ),
         _fields("Gate", {"verdict": f"{d.verdict} (mode {d.gate_mode})", "why": d.verdict_reason}),
         Panel(Text(d.preview or "(none recorded)"), title="Preview", title_align="left"),
+        _approval_panel(found.approval),
         _audit(found.audit),
         _outcome(d),
+        _runbooks(found.runbooks),
     )
 
 
@@ -143,6 +157,7 @@ def _outcome(d: DecisionOut) -> Group:
             "at": local_time(d.outcome_ts),
             "reward": "" if d.reward_signal is None else f"{d.reward_signal:g}",
             "detail": d.outcome_detail or "",
+            "rolled back": _rollback(d.state_after),
             "human feedback": inline(d.human_feedback) if d.human_feedback else "",
         },
     )
@@ -159,3 +174,45 @@ def _outcome(d: DecisionOut) -> Group:
 
 def _fields(title: str, values: Mapping[str, str]) -> Panel:
     return Panel(fields(values), title=title, title_align="left")
+
+
+def _runbooks(runbooks: list[MatchOut]) -> Panel:
+    if not runbooks:
+        return Panel(
+            Text("(none learned: see `setpoint learn FILE`)"),
+            title="Relevant runbooks",
+            title_align="left",
+        )
+    rows = table(("score", "section", "source"))
+    for r in runbooks:
+        rows.add_row(f"{r.score:.3f}", r.title, scalar(r.attrs.get("source", "")))
+    return Panel(rows, title="Relevant runbooks", title_align="left")
+
+
+def _approval(store: KnowledgeStore, decision_id: str) -> ApprovalOut | None:
+    found = store.approvals.get(decision_id)
+    return ApprovalOut.model_validate(found) if found else None
+
+
+def _approval_panel(approval: ApprovalOut | None) -> Group:
+    if approval is None:
+        return Group()
+    values = {
+        "status": approval.status,
+        "requested": local_time(approval.requested_at),
+        "expires": local_time(approval.expires_at),
+        "answered": " ".join(
+            part for part in (local_time(approval.decided_at), approval.decided_by) if part
+        ),
+        "note": approval.note,
+    }
+    return Group(_fields("Approval", values))
+
+
+def _rollback(state_after: Mapping[str, Any] | None) -> str:
+    """``yes: p50 latency +35 %`` when the action was rolled back, else empty."""
+    if not state_after or "rolled_back" not in state_after:
+        return ""
+    if not state_after["rolled_back"]:
+        return "rollback FAILED"
+    return f"yes: {state_after.get('rollback_reason', '')}"

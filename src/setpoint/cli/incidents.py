@@ -10,7 +10,7 @@ from rich.table import Table
 
 from setpoint.api.schemas import IncidentOut
 from setpoint.cli.output import JsonFlag, console, local_time, print_json, table
-from setpoint.cli.store import DataDir, reading_store
+from setpoint.cli.store import DataDir, StoreUrl, reading_store
 from setpoint.model import IncidentStatus
 
 
@@ -21,9 +21,10 @@ def incidents(
     limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many.")] = 50,
     as_json: JsonFlag = False,
     data_dir: DataDir = None,
+    store_url: StoreUrl = None,
 ) -> None:
     """List incidents, newest first."""
-    with reading_store(data_dir) as store:
+    with reading_store(data_dir, store_url) as store:
         found = [
             IncidentOut.model_validate(i) for i in store.incidents.list(status=status, limit=limit)
         ]

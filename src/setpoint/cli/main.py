@@ -1,10 +1,18 @@
-"""The ``setpoint`` command: every command group registered on one typer app."""
+"""The ``setpoint`` command: every command group registered on one typer app.
+
+The console script enters through :mod:`setpoint.cli.entry`, which spares ``setpoint
+run`` the imports of every other command.
+"""
 
 from __future__ import annotations
 
 import typer
 
-from setpoint.cli import config, decisions, explain, incidents, status
+from setpoint.cli import approvals as approval_commands
+from setpoint.cli import backup, config, control, decisions, explain, incidents, patterns, status
+from setpoint.cli.bench import app as bench_app
+from setpoint.cli.crash import app as crash_app
+from setpoint.cli.learn import learn, similar
 from setpoint.cli.run import run
 
 app = typer.Typer(
@@ -21,8 +29,15 @@ app.command("status")(status.status)
 app.command("incidents")(incidents.incidents)
 app.command("decisions")(decisions.decisions)
 app.command("explain")(explain.explain)
-
-
-def main() -> None:
-    """Run the command line (the ``setpoint`` console script)."""
-    app()
+app.command("pause")(control.pause)
+app.command("resume")(control.resume)
+app.command("approvals")(approval_commands.approvals)
+app.command("approve")(approval_commands.approve)
+app.command("deny")(approval_commands.deny)
+app.add_typer(bench_app, name="bench")
+app.command("learn")(learn)
+app.command("similar")(similar)
+app.command("backup")(backup.backup)
+app.command("restore")(backup.restore)
+app.add_typer(patterns.app, name="patterns")
+app.add_typer(crash_app, name="crash")

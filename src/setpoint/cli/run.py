@@ -13,13 +13,13 @@ import typer
 import uvicorn
 
 from setpoint.api.app import create_app
-from setpoint.config.loader import default_actuators, default_detectors, load_config
+from setpoint.config.loader import default_actuators, load_config
 from setpoint.config.models import Config
 from setpoint.daemon import Agent, install_signal_handlers
 from setpoint.errors import ConfigError, KnowledgeError
-from setpoint.knowledge.sqlite import open_store
+from setpoint.knowledge.open import open_store
 from setpoint.model import GateMode
-from setpoint.paths import default_data_dir, store_path
+from setpoint.paths import default_data_dir
 from setpoint.plugins import Registry
 
 log = logging.getLogger("setpoint")
@@ -75,7 +75,7 @@ class _Server(uvicorn.Server):
 
 async def serve(agent: Agent, host: str, port: int) -> None:
     """Run the agent loop and the HTTP API until a signal asks to stop."""
-    app = create_app(agent.store, agent, agent.metrics.registry)
+    app = create_app(agent.store, agent, agent.metrics.registry, agent.control)
     server = _Server(
         uvicorn.Config(
             app, host=host, port=port, log_level="warning", lifespan="off", access_log=False
@@ -101,7 +101,10 @@ def run(
     ] = None,
     data_dir: Annotated[
         Path | None,
-        typer.Option(help="where the store lives [default: $XDG_DATA_HOME/setpoint]"),
+        typer.Option(
+            help="where the agent keeps its data and, unless knowledge.url says otherwise,"
+            " its store [default: $XDG_DATA_HOME/setpoint]"
+        ),
     ] = None,
     listen: Annotated[str, typer.Option(help="HOST:PORT of the HTTP API")] = DEFAULT_LISTEN,
     mode: Annotated[GateMode | None, typer.Option(help="override the config's mode")] = None,
@@ -126,12 +129,21 @@ def run(
     directory = data_dir or default_data_dir()
     directory.mkdir(parents=True, exist_ok=True)
     try:
-        store = open_store(store_path(directory))
+        store = open_store(cfg.knowledge.url, directory)
     except KnowledgeError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
-    agent = Agent(cfg, store, directory, actuators, default_detectors())
+    agent = Agent(cfg, store, directory, actuators)
     try:
         asyncio.run(serve(agent, host, port))
     finally:
         agent.close()
+
+
+run_app = typer.Typer(add_completion=False, help="setpoint's agent.")
+run_app.command("run")(run)
+
+
+@run_app.callback()
+def _agent() -> None:
+    """Keep ``run`` a subcommand, as in the full command line."""

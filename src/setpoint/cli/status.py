@@ -24,7 +24,7 @@ from setpoint.cli.output import (
     table,
 )
 from setpoint.cli.run import DEFAULT_LISTEN
-from setpoint.cli.store import DataDir, reading_store
+from setpoint.cli.store import DataDir, StoreUrl, reading_store
 from setpoint.model import IncidentStatus
 
 TIMEOUT_S = 2.0
@@ -37,6 +37,7 @@ def status(
     ),
     as_json: JsonFlag = False,
     data_dir: DataDir = None,
+    store_url: StoreUrl = None,
 ) -> None:
     """Show loop health, sensors, services and open incidents of the running agent.
 
@@ -50,15 +51,17 @@ def status(
         if not isinstance(snapshot, dict):
             raise ValueError("the answer is not a JSON object")
     except (httpx.HTTPError, ValueError) as exc:
-        _unreachable(url, f"{type(exc).__name__}: {exc}", as_json, data_dir)
+        _unreachable(url, f"{type(exc).__name__}: {exc}", as_json, data_dir, store_url)
     if as_json:
         print_json({"url": url, "reachable": True, "status": snapshot})
     else:
         console().print(render(url, snapshot))
 
 
-def _unreachable(url: str, error: str, as_json: bool, data_dir: Path | None) -> NoReturn:
-    with reading_store(data_dir) as store:
+def _unreachable(
+    url: str, error: str, as_json: bool, data_dir: Path | None, store_url: str | None
+) -> NoReturn:
+    with reading_store(data_dir, store_url) as store:
         found = [
             IncidentOut.model_validate(incident)
             for state in (IncidentStatus.OPEN, IncidentStatus.ESCALATED)

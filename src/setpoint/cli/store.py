@@ -1,4 +1,4 @@
-"""The ``--data-dir`` option and opening the knowledge store for reading commands."""
+"""The ``--data-dir`` and ``--store-url`` options, and opening the store for reading commands."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import typer
 from setpoint.cli.output import fail
 from setpoint.errors import KnowledgeError
 from setpoint.knowledge.base import KnowledgeStore
-from setpoint.knowledge.sqlite import open_store
+from setpoint.knowledge.open import backend_name, open_store
+from setpoint.knowledge.sqlite import sqlite_path
 from setpoint.paths import default_data_dir, store_path
 
 DataDir = Annotated[
@@ -26,15 +27,32 @@ DataDir = Annotated[
 ]
 """The ``--data-dir`` option; None means :func:`~setpoint.paths.default_data_dir`."""
 
+StoreUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--store-url",
+        envvar="SETPOINT_STORE_URL",
+        show_envvar=True,
+        help="The store the agent's knowledge.url names (postgresql://user@host/db?schema=s);"
+        " default: SQLite in the data dir. Prefer the variable for a URL with a password.",
+    ),
+]
+"""The ``--store-url`` option; None means the SQLite store in the data dir."""
+
 
 @contextmanager
-def reading_store(data_dir: Path | None) -> Iterator[KnowledgeStore]:
-    """Open the store in ``data_dir`` for a command; exit 1 when there is none, never create it."""
-    path = store_path(data_dir or default_data_dir())
-    if not path.is_file():
-        fail(f"no knowledge store at {path} (has `setpoint run` used this data dir?)")
+def reading_store(data_dir: Path | None, url: str | None = None) -> Iterator[KnowledgeStore]:
+    """Open the store for a command; exit 1 when it cannot be opened.
+
+    A missing SQLite file is reported, never created.
+    """
+    directory = data_dir or default_data_dir()
     try:
-        store = open_store(path)
+        if backend_name(url) == "sqlite":
+            path = store_path(directory) if url is None else sqlite_path(url)
+            if not path.is_file():
+                fail(f"no knowledge store at {path} (has `setpoint run` used this data dir?)")
+        store = open_store(url, directory)
     except KnowledgeError as exc:
         fail(str(exc))
     try:

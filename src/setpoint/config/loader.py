@@ -106,8 +106,8 @@ def _check_references(
             problems.append(
                 f"playbooks[{i}].when.service: no service named {service!r} (known: {known})"
             )
-        for j, step in enumerate(playbook.do):
-            where = ("playbooks", i, "do", j)
+        for j, step in enumerate(playbook.steps):
+            where = ("playbooks", i, "do" if playbook.do else "candidates", j)
             try:
                 actuators.config_for(step.action, step.params)
             except ValidationError as exc:
@@ -120,6 +120,11 @@ def _check_references(
         problems.extend(_problems(exc, ("detector", "params")))
     except PluginError as exc:
         problems.append(f"detector.type: {exc}")
+    for section in ("mode_by_action", "limits"):
+        for action in getattr(config.gate, section):
+            if action not in actuators:
+                known = ", ".join(actuators.names()) or "none"
+                problems.append(f"gate.{section}.{action}: no actuator named {action!r} ({known})")
     names = [p.name for p in config.playbooks]
     for i, name in enumerate(names):
         if name in names[:i]:

@@ -9,11 +9,20 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from setpoint.analyze.peripheral import PeripheralConfig
 from setpoint.config.durations import Duration
+from setpoint.config.graph import GraphConfig
+from setpoint.config.integrations import IntegrationsConfig
+from setpoint.config.learning import LearningConfig
+from setpoint.config.prediction import CrashConfig, PredictionConfig
 from setpoint.model import GateMode, OperationalMode
+
+STORE_SCHEMES = ("sqlite", "postgresql", "postgres")
+"""The URL schemes ``knowledge.url`` may use."""
 
 
 class Section(BaseModel):
@@ -85,6 +94,9 @@ class ServiceConfig(Section):
     probe: ProbeConfig | None = None
     stop_timeout: Duration = Field(5.0, gt=0, description="grace between SIGTERM and SIGKILL")
     verify_timeout: Duration = Field(10.0, gt=0, description="time a restart has to pass")
+    group: str | None = Field(
+        None, min_length=1, description="blast-radius group: replicas of one thing"
+    )
 
     @field_validator("command", "restart")
     @classmethod
@@ -129,11 +141,18 @@ class When(Section):
 
 
 class ActionStep(BaseModel):
-    """One action of a playbook: ``action`` names an actuator, other keys are its params."""
+    """One action of a playbook: ``action`` names an actuator, other keys are its params.
+
+    ``verify_window`` and ``harm_threshold`` belong to the safety gate, not the
+    actuator: they override ``gate.verify_window`` and ``gate.harm_threshold`` for
+    this step.
+    """
 
     model_config = ConfigDict(frozen=True, extra="allow")
 
     action: str = Field(min_length=1)
+    verify_window: Duration | None = Field(None, gt=0)
+    harm_threshold: float | None = Field(None, gt=0)
 
     @property
     def params(self) -> dict[str, Any]:
@@ -142,11 +161,34 @@ class ActionStep(BaseModel):
 
 
 class PlaybookConfig(Section):
-    """A declared remediation: when a symptom matches, do these actions."""
+    """A declared remediation: when a symptom matches, do these actions.
+
+    Either ``do`` (the steps, in order) or ``choose: learned`` with ``candidates``: then
+    one candidate is chosen per try, by its learned chance of healing this symptom.
+    """
 
     name: str = Field(min_length=1)
     when: When
-    do: list[ActionStep] = Field(min_length=1)
+    do: list[ActionStep] | None = Field(None, min_length=1)
+    choose: Literal["learned"] | None = None
+    candidates: list[ActionStep] | None = Field(None, min_length=1)
+
+    @model_validator(mode="after")
+    def _do_or_choose(self) -> PlaybookConfig:
+        if self.do is not None and (self.choose is not None or self.candidates is not None):
+            raise ValueError("give either do, or choose: learned with candidates, not both")
+        if self.candidates is not None and self.choose is None:
+            raise ValueError("candidates need choose: learned")
+        if self.do is None and self.choose is None:
+            raise ValueError("give do (the steps) or choose: learned with candidates")
+        if self.choose is not None and self.candidates is None:
+            raise ValueError("choose: learned needs candidates (a list of actions)")
+        return self
+
+    @property
+    def steps(self) -> list[ActionStep]:
+        """The actions this playbook may take: its ``do`` steps or its candidates."""
+        return list(self.do or self.candidates or [])
 
 
 class BudgetConfig(Section):
@@ -156,11 +198,100 @@ class BudgetConfig(Section):
     window: Duration = Field(600.0, gt=0)
 
 
+RiskName = Literal["safe", "disruptive", "destructive"]
+"""The values of :class:`setpoint.execute.base.Risk`, as config keys."""
+
+
+class RateConfig(Section):
+    """A token bucket: ``count`` actions per ``per``, refilled evenly, bursts up to ``count``."""
+
+    count: int = Field(1, ge=1)
+    per: Duration = Field(60.0, gt=0)
+
+
+class RateLimitsConfig(Section):
+    """Token buckets per risk class, shared by every target; ``null`` means unlimited."""
+
+    safe: RateConfig | None = None
+    disruptive: RateConfig | None = None
+    destructive: RateConfig | None = Field(default_factory=RateConfig)
+
+
+class FlapConfig(Section):
+    """Loop and flap detection: the same action on the same target, again and again.
+
+    From the ``after``-th act within ``window`` of the one before, the next act waits
+    ``backoff`` seconds, doubling with each further act up to ``max_backoff``; a
+    target left alone for ``window`` starts over.
+    """
+
+    window: Duration = Field(600.0, gt=0)
+    after: int = Field(2, ge=1)
+    backoff: Duration = Field(2.0, gt=0)
+    max_backoff: Duration = Field(300.0, gt=0)
+
+
+class BlastRadiusConfig(Section):
+    """How much may be in action at once: overall, per service group, share of a group."""
+
+    max_concurrent: int = Field(4, ge=1, description="actions in flight on the whole host")
+    max_per_group: int | None = Field(None, ge=1, description="actions in flight per group")
+    max_group_fraction: float = Field(
+        0.5, gt=0, le=1, description="share of a group's members in action (at least one)"
+    )
+
+
+class LimitConfig(Section):
+    """A hard limit on one actuator parameter; replaces the one the actuator declares.
+
+    With ``scale: host_memory`` (or ``host_cpus``) the bounds are fractions of the
+    host's memory in bytes (or of its CPU count).
+    """
+
+    min: float | None = None
+    max: float | None = None
+    scale: Literal["absolute", "host_memory", "host_cpus"] = "absolute"
+
+
 class GateConfig(Section):
-    """The safety gate in front of every actuator."""
+    """The safety gate in front of every actuator.
+
+    Mode precedence: an action named in ``mode_by_action`` gets that mode; any other
+    action gets the more cautious of the global ``mode`` and its risk class's entry in
+    ``mode_by_risk`` (observe > dry-run > approve > auto). ``setpoint pause`` beats all.
+    """
 
     cooldown: Duration = Field(1.0, ge=0, description="pause between actions on one target")
     restart_budget: BudgetConfig = Field(default_factory=BudgetConfig)
+    mode_by_risk: dict[RiskName, GateMode] = Field(default_factory=dict)
+    mode_by_action: dict[str, GateMode] = Field(default_factory=dict)
+    rate_limits: RateLimitsConfig = Field(default_factory=RateLimitsConfig)
+    flap: FlapConfig = Field(default_factory=FlapConfig)
+    blast_radius: BlastRadiusConfig = Field(default_factory=BlastRadiusConfig)
+    limits: dict[str, dict[str, LimitConfig]] = Field(
+        default_factory=dict, description="action -> parameter -> hard limit"
+    )
+    approval_ttl: Duration = Field(900.0, gt=0, description="how long an approval may wait")
+    verify_window: Duration = Field(
+        60.0, ge=0, description="wait before measuring harm after a reversible action"
+    )
+    harm_threshold: float = Field(
+        0.2, gt=0, description="relative worsening that triggers a rollback (0.2 = 20 %)"
+    )
+
+
+class NotifyConfig(Section):
+    """Where to tell people about approvals: a Slack-compatible incoming webhook."""
+
+    webhook: str | None = Field(None, description='URL that takes a JSON {"text": ...} POST')
+    timeout: Duration = Field(5.0, gt=0)
+
+    @field_validator("webhook")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
 
 
 class DetectorConfig(Section):
@@ -177,17 +308,35 @@ class SensorsConfig(Section):
 
 
 class RetentionConfig(Section):
-    """How long the store keeps what."""
+    """How long the store keeps what: detailed samples, their hourly roll-ups, the audit log."""
 
-    samples: Duration = Field(14 * 86400.0, gt=0)
+    samples: Duration = Field(90 * 86400.0, gt=0)
+    hourly: Duration = Field(2 * 365 * 86400.0, gt=0)
     audit: Duration = Field(365 * 86400.0, gt=0)
 
 
 class KnowledgeConfig(Section):
-    """The knowledge store: SQLite in the data dir."""
+    """The knowledge store: SQLite in the data dir, or the store ``url`` names.
 
+    ``url`` is ``postgresql://user@host/db?schema=name`` for PostgreSQL (the ``pg``
+    extra) or ``sqlite:///PATH``. It is left out of reprs: it may hold a password.
+    """
+
+    url: str | None = Field(None, repr=False)
     sample_every: Duration = Field(10.0, gt=0, description="resolution samples are kept at")
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
+
+    @field_validator("url")
+    @classmethod
+    def _url_scheme(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        scheme = urlsplit(value).scheme
+        if scheme not in STORE_SCHEMES:
+            raise ValueError(
+                f"scheme must be one of {', '.join(STORE_SCHEMES)}, not {scheme or 'none'!r}"
+            )
+        return value
 
 
 class IncidentConfig(Section):
@@ -196,6 +345,22 @@ class IncidentConfig(Section):
     resolve_after: Duration = Field(
         5.0, ge=0, description="quiet time after the last symptom clears"
     )
+
+
+class DiskConfig(Section):
+    """Where the disk actuators may rotate, compress or delete files: nowhere by default."""
+
+    allow: list[Path] = Field(
+        default_factory=list, description="absolute directories; symlinks are resolved"
+    )
+
+    @field_validator("allow")
+    @classmethod
+    def _absolute(cls, value: list[Path]) -> list[Path]:
+        for path in value:
+            if not path.is_absolute():
+                raise ValueError(f"{path} must be an absolute path")
+        return value
 
 
 class Config(Section):
@@ -208,10 +373,18 @@ class Config(Section):
     services: dict[str, ServiceConfig] = Field(default_factory=dict)
     playbooks: list[PlaybookConfig] = Field(default_factory=list)
     gate: GateConfig = Field(default_factory=GateConfig)
+    notify: NotifyConfig = Field(default_factory=NotifyConfig)
     detector: DetectorConfig = Field(default_factory=DetectorConfig)
+    attention: PeripheralConfig = Field(default_factory=PeripheralConfig)
     sensors: SensorsConfig = Field(default_factory=SensorsConfig)
     knowledge: KnowledgeConfig = Field(default_factory=KnowledgeConfig)
     incidents: IncidentConfig = Field(default_factory=IncidentConfig)
+    integrations: IntegrationsConfig = Field(default_factory=IntegrationsConfig)
+    disk: DiskConfig = Field(default_factory=DiskConfig)
+    learning: LearningConfig = Field(default_factory=LearningConfig)
+    graph: GraphConfig = Field(default_factory=GraphConfig)
+    prediction: PredictionConfig = Field(default_factory=PredictionConfig)
+    crash: CrashConfig = Field(default_factory=CrashConfig)
 
     @field_validator("services")
     @classmethod

@@ -6,12 +6,17 @@ library calls only, and never decide whether they may act: the safety gate does.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from setpoint.config.integrations import IntegrationsConfig
+from setpoint.errors import PreviewFailed
+from setpoint.monitor.process import find_pids
 from setpoint.monitor.service_watch import ServiceWatch
 
 
@@ -23,16 +28,77 @@ class Risk(StrEnum):
     DESTRUCTIVE = "destructive"
 
 
+class Blast(StrEnum):
+    """How far an action's effect reaches: each actuator declares its ``blast``.
+
+    The gate reads it to bound concurrent actions and the fraction of a group hit.
+    """
+
+    PROCESS = "process"  # the target process(es) only
+    SERVICE = "service"  # one service, all of its processes and its clients
+    FILES = "files"  # files under allow-listed paths
+    HOST = "host"  # the whole machine (kernel caches, memory)
+    EXTERNAL = "external"  # beyond this host (an HTTP call, a user command)
+
+
 @dataclass(frozen=True)
 class ActionContext:
-    """What an actuator acts on: an entity and, for services, its watch and handle."""
+    """What an actuator acts on: an entity and, for services, its watch and handle.
+
+    ``disk_allow`` is the host's allow-list (config ``disk.allow``): the only trees
+    file actuators may touch. ``integrations`` (config ``integrations``) holds the
+    connection settings of the services that integration actuators name by instance.
+    """
 
     entity: str
     service: ServiceWatch | None = None
+    disk_allow: tuple[Path, ...] = ()
+    integrations: IntegrationsConfig = field(default_factory=IntegrationsConfig)
 
     def snapshot(self) -> dict[str, Any]:
         """The target's state now, recorded before and after an action."""
         return self.service.status() if self.service is not None else {"entity": self.entity}
+
+
+class ProcessTarget(BaseModel):
+    """Parameters naming the process(es) to act on, beyond a service's main process.
+
+    Give ``pid`` or ``match`` (a cmdline regex); with neither, the target is the
+    service's main process. Process actuators' ``Config`` models inherit these fields.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    pid: int | None = Field(None, gt=0, description="one process id")
+    match: str | None = Field(None, min_length=1, description="cmdline regex")
+
+    @field_validator("match")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"is not a valid regular expression: {exc}") from exc
+        return value
+
+    def pids(self, ctx: ActionContext, proc_root: Path = Path("/proc")) -> list[int]:
+        """The target's pids now; PreviewFailed when there is none."""
+        if self.pid is not None:
+            found = [self.pid] if (proc_root / str(self.pid)).is_dir() else []
+            what = f"pid {self.pid}"
+        elif self.match is not None:
+            found = find_pids(self.match, None, proc_root)
+            what = f"no process matches {self.match!r}"
+        elif ctx.service is not None:
+            main = ctx.service.handle.pid()
+            found = [] if main is None else [main]
+            what = f"{ctx.entity} has no running process"
+        else:
+            raise PreviewFailed(f"{ctx.entity}: give pid or match, or act on a service")
+        if not found:
+            raise PreviewFailed(what if self.pid is None else f"{what} does not exist")
+        return found
 
 
 @dataclass(frozen=True)
@@ -49,6 +115,7 @@ class Actuator(Protocol):
 
     Config: ClassVar[type[BaseModel]]
     risk: ClassVar[Risk]
+    blast: ClassVar[Blast]
 
     async def preview(self, ctx: ActionContext) -> str:
         """Say exactly what :meth:`apply` would do, changing nothing."""

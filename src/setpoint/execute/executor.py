@@ -2,9 +2,12 @@
 
 Decisions and outcomes are also published on the bus, for learning to listen to.
 
-For each proposal: wait out the target's cooldown, check the symptom still stands,
-ask the gate, preview, record the decision and the verdict, then (if allowed) apply,
-verify and record the outcome. One action at a time per target.
+For each proposal: wait out the target's cooldown or flap backoff, check the symptom
+still stands, ask the gate, preview, record the decision and the verdict, then (if
+allowed) apply, verify and record the outcome, rolling back a reversible action that
+failed verification or made its target worse (:mod:`setpoint.execute.rollback_guard`). In
+approve mode the decision waits at the :class:`~setpoint.execute.approvals.ApprovalDesk`
+and runs when a human approves it. One action at a time per target.
 """
 
 from __future__ import annotations
@@ -14,41 +17,37 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from enum import StrEnum
 from typing import Any
 
-from setpoint.errors import ActuationError
-from setpoint.events.base import DECISIONS, OUTCOMES, EventBus
-from setpoint.execute.base import ActionContext, Actuator
+from setpoint.clock import SystemClock
+from setpoint.errors import ActuationError, PluginError
+from setpoint.events.base import DECISIONS, EventBus
+from setpoint.execute.approvals import ApprovalDesk
+from setpoint.execute.audit import Auditor
+from setpoint.execute.base import Actuator, Reversible
 from setpoint.execute.gate import SafetyGate
+from setpoint.execute.rollback import HarmPolicy, TargetMetrics, harm_policies
+from setpoint.execute.rollback_guard import Job, RollbackGuard, RunResult
 from setpoint.knowledge.writer import StoreWriter
 from setpoint.model import (
-    AuditEntry,
+    Approval,
     Decision,
     OperationalMode,
-    Outcome,
-    OutcomeStatus,
     Symptom,
+    Verdict,
     VerdictStatus,
     new_id,
 )
 from setpoint.plan.playbooks import Proposal
 from setpoint.plugins import Registry
 
+__all__ = ["Executor", "RunResult"]
+
 log = logging.getLogger(__name__)
 
 
-class RunResult(StrEnum):
-    """How a playbook run ended."""
-
-    HEALED = "healed"
-    FAILED = "failed"
-    HELD = "held"
-    SKIPPED = "skipped"
-
-
 class Executor:
-    """Runs proposals through gate, actuator and verification."""
+    """Runs proposals through gate, actuator, verification and rollback."""
 
     def __init__(
         self,
@@ -56,10 +55,14 @@ class Executor:
         bus: EventBus,
         actuators: Registry[Any],
         writer: StoreWriter,
-        context_for: Callable[[str], ActionContext],
+        context_for: Callable[[str], Any],
         still_firing: Callable[[Symptom], bool],
         on_escalate: Callable[[Symptom, str], None],
         operational_mode: OperationalMode = OperationalMode.BALANCED,
+        *,
+        approvals: ApprovalDesk | None = None,
+        metrics: TargetMetrics | None = None,
+        harm_policy: Callable[[str, str], HarmPolicy] | None = None,
     ) -> None:
         self.gate = gate
         self.bus = bus
@@ -69,12 +72,16 @@ class Executor:
         self.still_firing = still_firing
         self.on_escalate = on_escalate
         self.operational_mode = operational_mode
-        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self.audit = Auditor(writer)
+        self.approvals = approvals or ApprovalDesk(
+            writer, self.audit, SystemClock(), gate.config.approval_ttl
+        )
+        self.metrics = metrics
+        self.harm_policy = harm_policy or harm_policies(gate.config, ())
         self.counts: defaultdict[str, int] = defaultdict(int)
-
-    def _audit(self, event: str, target: str, decision_id: str | None, **detail: Any) -> None:
-        entry = AuditEntry(time.time(), "setpoint", event, target, detail, decision_id)
-        self.writer.submit(self.writer.store.audit.append, entry)
+        self.guard = RollbackGuard(bus, writer, self.audit, on_escalate, self.counts)
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def run(self, proposals: Sequence[Proposal], incident_id: str | None) -> RunResult:
         """Run one playbook's proposals in order; stop at the first that does not heal."""
@@ -85,111 +92,167 @@ class Executor:
                 break
         return result
 
+    async def _wait(self, action: str, target: str, decision_id: str | None = None) -> None:
+        wait, why = self.gate.wait_before(action, target)
+        if wait > 0:
+            self.audit(why, target, decision_id, wait_s=round(wait, 3))
+            await asyncio.sleep(wait)
+
     async def _run_one(self, proposal: Proposal, incident_id: str | None) -> RunResult:
         target = proposal.target
         async with self._locks[target]:
-            wait = self.gate.cooldown_remaining(target)
-            if wait > 0:
-                self._audit("cooldown", target, None, wait_s=round(wait, 3))
-                await asyncio.sleep(wait)
+            await self._wait(proposal.action, target)
             if not self.still_firing(proposal.symptom):
-                self._audit("skipped", target, None, reason="symptom cleared before acting")
+                self.audit("skipped", target, None, reason="symptom cleared before acting")
                 return RunResult.SKIPPED
             return await self._decide_and_act(proposal, incident_id)
 
-    async def _decide_and_act(self, proposal: Proposal, incident_id: str | None) -> RunResult:
-        target = proposal.target
-        cls = self.actuators.get(proposal.action)
-        actuator: Actuator = cls(cls.Config.model_validate(proposal.params))
-        ctx = self.context_for(target)
-        verdict = self.gate.judge(proposal.action, target, actuator.risk)
-        preview = ""
-        if verdict.status is not VerdictStatus.OBSERVE:
-            try:
-                preview = await actuator.preview(ctx)
-            except ActuationError as exc:
-                preview = f"preview failed: {exc}"
-        decision = Decision(
-            id=new_id(),
-            ts=time.time(),
-            trigger=proposal.symptom.kind,
-            entity=proposal.symptom.entity,
-            incident_id=incident_id,
-            playbook=proposal.playbook,
-            action=proposal.action,
-            target=target,
-            params=proposal.params,
-            verdict=verdict,
-            operational_mode=self.operational_mode,
-            preview=preview,
-            state_before=ctx.snapshot(),
-            symptom_id=proposal.symptom.id,
+    def _judge(
+        self, action: str, target: str, params: Any, approved: bool = False
+    ) -> tuple[Actuator, Any, Verdict]:
+        """Make the actuator and ask the gate; an allowed action is admitted at once."""
+        cls = self.actuators.get(action)
+        config = cls.Config.model_validate(params)
+        actuator: Actuator = cls(config)
+        limits = getattr(cls, "constraints", ())
+        verdict = self.gate.judge(
+            action, target, actuator.risk, params=config, limits=limits, approved=approved
         )
-        self.writer.submit(self.writer.store.decisions.record, decision)
-        await self.bus.publish(DECISIONS, decision)
+        return actuator, self.context_for(target), verdict
+
+    async def _measure(self, actuator: Actuator, ctx: Any) -> dict[str, float] | None:
+        if self.metrics is None or not isinstance(actuator, Reversible):
+            return None
+        return await self.metrics.measure(ctx)
+
+    async def _decide_and_act(self, proposal: Proposal, incident_id: str | None) -> RunResult:
+        target, action = proposal.target, proposal.action
+        actuator, ctx, verdict = self._judge(action, target, proposal.params)
+        permit = self.gate.admit(action, target, actuator.risk) if verdict.allowed else None
+        try:
+            preview = ""
+            if verdict.status is not VerdictStatus.OBSERVE:
+                try:
+                    preview = await actuator.preview(ctx)
+                except ActuationError as exc:
+                    preview = f"preview failed: {exc}"
+            before = await self._measure(actuator, ctx) if permit else None
+            state_before = ctx.snapshot() | ({"metrics": before} if before else {})
+            decision = Decision(
+                id=new_id(),
+                ts=time.time(),
+                trigger=proposal.symptom.kind,
+                entity=proposal.symptom.entity,
+                incident_id=incident_id,
+                playbook=proposal.playbook,
+                action=action,
+                target=target,
+                params=proposal.params,
+                verdict=verdict,
+                operational_mode=self.operational_mode,
+                preview=preview,
+                state_before=state_before,
+                symptom_id=proposal.symptom.id,
+            )
+            self.writer.submit(self.writer.store.decisions.record, decision)
+            await self.bus.publish(DECISIONS, decision)
+            self._record_verdict(verdict, target, decision.id, action, proposal.playbook)
+            if verdict.status is VerdictStatus.ESCALATE:
+                self.on_escalate(proposal.symptom, verdict.reason)
+                return RunResult.SKIPPED
+            if verdict.status is VerdictStatus.PENDING_APPROVAL:
+                await self.approvals.request(decision)
+                return RunResult.HELD
+            if permit is None:
+                return RunResult.HELD
+            job = Job(decision.id, action, target, proposal.playbook, proposal.symptom)
+            policy = self.harm_policy(proposal.playbook, action)
+            return await self.guard.apply(job, actuator, ctx, before, self.metrics, policy)
+        finally:
+            if permit is not None:
+                self.gate.release(permit)
+
+    def _record_verdict(
+        self,
+        verdict: Verdict,
+        target: str,
+        decision_id: str,
+        action: str,
+        playbook: str,
+        actor: str = "setpoint",
+    ) -> None:
         self.counts[verdict.status.value] += 1
-        self._audit(
+        self.audit(
             f"verdict:{verdict.status.value}",
             target,
-            decision.id,
-            action=proposal.action,
-            playbook=proposal.playbook,
+            decision_id,
+            actor=actor,
+            action=action,
+            playbook=playbook,
             reason=verdict.reason,
+            rule=verdict.rule,
         )
         log.info(
             "decision %s: %s %s -> %s (%s)",
-            decision.id,
-            proposal.action,
+            decision_id,
+            action,
             target,
             verdict.status.value,
             verdict.reason,
         )
-        if verdict.status is VerdictStatus.ESCALATE:
-            self.on_escalate(proposal.symptom, verdict.reason)
-            return RunResult.SKIPPED
-        if not verdict.allowed:
-            return RunResult.HELD
-        return await self._apply(actuator, ctx, decision)
 
-    async def _apply(self, actuator: Actuator, ctx: ActionContext, decision: Decision) -> RunResult:
-        target = decision.target
-        self.gate.record(target)
-        started = time.monotonic()
-        try:
-            done = await actuator.apply(ctx)
-        except ActuationError as exc:
-            self._audit("apply-failed", target, decision.id, error=str(exc))
-            await self._outcome(decision, OutcomeStatus.FAILED, ctx, str(exc), started, {})
-            return RunResult.FAILED
-        self._audit("applied", target, decision.id, result=done)
-        check = await actuator.verify(ctx)
-        status = OutcomeStatus.SUCCESS if check.ok else OutcomeStatus.FAILED
-        self._audit(
-            "verified" if check.ok else "verify-failed",
-            target,
-            decision.id,
-            detail=check.detail,
-            **check.measurements,
-        )
-        await self._outcome(
-            decision, status, ctx, f"{done}; verify: {check.detail}", started, check.measurements
-        )
-        return RunResult.HEALED if check.ok else RunResult.FAILED
+    async def approve(self, decision_id: str, by: str, note: str = "") -> Approval:
+        """Approve a pending decision and start carrying it out; ApprovalError if not pending."""
+        approval = await self.approvals.decide(decision_id, True, by, note)
+        task = asyncio.create_task(self._run_approved(decision_id, by), name="run-approved")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return approval
 
-    async def _outcome(
-        self,
-        decision: Decision,
-        status: OutcomeStatus,
-        ctx: ActionContext,
-        detail: str,
-        started: float,
-        measurements: dict[str, Any],
-    ) -> None:
-        took = time.monotonic() - started
-        state_after = {**ctx.snapshot(), **measurements, "action_s": round(took, 4)}
-        reward = 1.0 if status is OutcomeStatus.SUCCESS else -1.0
-        outcome = Outcome(decision.id, time.time(), status, state_after, reward, detail)
-        self.writer.submit(self.writer.store.decisions.record_outcome, outcome)
-        await self.bus.publish(OUTCOMES, outcome)
-        self.counts[f"outcome:{status.value}"] += 1
-        log.info("decision %s outcome %s in %.3fs: %s", decision.id, status.value, took, detail)
+    async def deny(self, decision_id: str, by: str, note: str = "") -> Approval:
+        """Refuse a pending decision; it is recorded as refused and never carried out."""
+        return await self.approvals.decide(decision_id, False, by, note)
+
+    async def _run_approved(self, decision_id: str, by: str) -> None:
+        """Carry out an approved decision: the gate's limits still apply, the mode does not."""
+        record = await self.writer.run(self.writer.store.decisions.get, decision_id)
+        if record is None:
+            log.error("approved decision %s is not in the store", decision_id)
+            return
+        target, action = record.target, record.action
+        params = record.actions_taken[0].get("params", {}) if record.actions_taken else {}
+        symptom = Symptom(
+            record.trigger,
+            record.entity,
+            record.timestamp,
+            id=record.symptom_id or new_id(),
+            incident_id=record.incident_id,
+        )
+        async with self._locks[target]:
+            await self._wait(action, target, decision_id)
+            try:
+                actuator, ctx, verdict = self._judge(action, target, params, approved=True)
+            except (PluginError, ValueError) as exc:
+                self.audit("apply-failed", target, decision_id, actor=by, error=str(exc))
+                return
+            permit = self.gate.admit(action, target, actuator.risk) if verdict.allowed else None
+            try:
+                self._record_verdict(verdict, target, decision_id, action, record.playbook, by)
+                if verdict.status is VerdictStatus.ESCALATE:
+                    self.on_escalate(symptom, verdict.reason)
+                if permit is None:
+                    return
+                before = await self._measure(actuator, ctx)
+                job = Job(decision_id, action, target, record.playbook, symptom, approved_by=by)
+                policy = self.harm_policy(record.playbook, action)
+                await self.guard.apply(job, actuator, ctx, before, self.metrics, policy)
+            finally:
+                if permit is not None:
+                    self.gate.release(permit)
+
+    async def aclose(self) -> None:
+        """Stop approved runs still in progress and wait for pending notifications."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.approvals.aclose()

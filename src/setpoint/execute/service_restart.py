@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from setpoint.config.durations import Duration
 from setpoint.errors import PreviewFailed
-from setpoint.execute.base import ActionContext, Risk, Verification
+from setpoint.execute.base import ActionContext, Blast, Risk, Verification
 from setpoint.monitor.service_watch import ServiceWatch
 
 
@@ -28,6 +28,7 @@ class ServiceRestart:
         )
 
     risk: ClassVar[Risk] = Risk.DISRUPTIVE
+    blast: ClassVar[Blast] = Blast.SERVICE
 
     def __init__(self, config: Config | None = None) -> None:
         self.config = config or self.Config()

@@ -1,6 +1,6 @@
 """The KnowledgeStore contract: narrow named methods grouped by aggregate.
 
-No SQL or session leaks out. Backends (SQLite now, PostgreSQL later) pass one
+No SQL or session leaks out. Backends (SQLite and PostgreSQL) pass one
 contract suite. Every method is synchronous and thread-safe; the daemon calls the
 writing ones from one executor thread so the event loop never blocks on disk.
 """
@@ -10,8 +10,15 @@ from __future__ import annotations
 import builtins
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Protocol, Self
 
+from setpoint.clock import Clock
+from setpoint.knowledge.approvals import ApprovalRepository
+from setpoint.knowledge.graph import GraphRepository
+from setpoint.knowledge.patterns import PatternRepository
+from setpoint.knowledge.predictions import PredictionRepository
 from setpoint.model import AuditEntry, Decision, Incident, Outcome, Sample, Symptom
 
 
@@ -85,6 +92,33 @@ class RewardPoint:
     count: int
 
 
+@dataclass(frozen=True, slots=True)
+class HourlyRollup:
+    """One series over one clock hour: what is kept once its samples are past retention.
+
+    ``hour`` is the start of the hour (a multiple of 3600 seconds since the epoch).
+    """
+
+    key: str
+    series: str
+    entity: str
+    labels: Mapping[str, str]
+    hour: float
+    min: float
+    max: float
+    avg: float
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionRun:
+    """What one retention pass did: hours rolled up, samples and roll-ups deleted."""
+
+    hours_rolled_up: int
+    samples_purged: int
+    hourly_purged: int
+
+
 class SampleRepository(Protocol):
     """Time series readings, kept for the retention period."""
 
@@ -105,6 +139,20 @@ class SampleRepository(Protocol):
 
     def purge(self, before: float) -> int:
         """Delete samples older than ``before``; return how many went."""
+        ...
+
+    def retain(self, now: float, keep_samples: float, keep_hourly: float) -> RetentionRun:
+        """Roll up the finished hours not rolled up yet, then delete what is past retention.
+
+        Samples are deleted only once their hour is rolled up. Work is done in short
+        transactions so other writers never wait long.
+        """
+        ...
+
+    def hourly(
+        self, key: str, start: float | None = None, end: float | None = None
+    ) -> list[HourlyRollup]:
+        """The roll-ups of one series whose hour starts in [start, end], oldest first."""
         ...
 
 
@@ -205,7 +253,39 @@ class KnowledgeStore(Protocol):
     incidents: IncidentRepository
     decisions: DecisionRepository
     audit: AuditLog
+    patterns: PatternRepository
+    graph: GraphRepository
+    approvals: ApprovalRepository
+    predictions: PredictionRepository
+    features: frozenset[str]
+    """Optional server capabilities found at open (``timescaledb``, ``vector``)."""
 
     def close(self) -> None:
         """Finish pending writes and release the store."""
+        ...
+
+    def __enter__(self) -> Self:
+        """The store itself, closed at the end of the ``with`` block."""
+        ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close the store."""
+        ...
+
+
+class StoreBackend(Protocol):
+    """A backend: opens a store from a URL (``setpoint.knowledge`` entry points).
+
+    The entry point names the URL scheme it serves (``sqlite``, ``postgresql``).
+    """
+
+    def from_url(
+        self, url: str | None, data_dir: Path, clock: Clock | None = None
+    ) -> KnowledgeStore:
+        """Open, check and migrate the store ``url`` names (the data dir's when None)."""
         ...

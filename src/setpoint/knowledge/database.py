@@ -71,3 +71,22 @@ class Database(Protocol):
     def write(self, what: str) -> AbstractContextManager[Connection]:
         """A connection inside one transaction, committed at the end of the block."""
         ...
+
+
+def where_clause(*conditions: tuple[str, object]) -> tuple[str, list[object]]:
+    """Build a WHERE clause of the conditions whose value is not None, and its parameters.
+
+    A tuple value fills as many placeholders as it has items.
+
+    >>> where_clause(("entity = ?", "host"), ("ts >= ?", None))
+    ('WHERE entity = ?', ['host'])
+    >>> where_clause(("(a = ? OR b = ?)", ("x", "X")))
+    ('WHERE (a = ? OR b = ?)', ['x', 'X'])
+    >>> where_clause()
+    ('', [])
+    """
+    used = [(sql, value) for sql, value in conditions if value is not None]
+    params: list[object] = []
+    for _, value in used:
+        params.extend(value if isinstance(value, tuple) else (value,))
+    return ("WHERE " + " AND ".join(sql for sql, _ in used) if used else ""), params

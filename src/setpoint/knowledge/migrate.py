@@ -18,7 +18,7 @@ from setpoint.errors import KnowledgeError
 
 _FILE_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)(?:\.([a-z]+))?\.sql$")
 
-_CREATE_VERSIONS = """
+VERSIONS_TABLE = """
 CREATE TABLE IF NOT EXISTS schema_migrations (
     version INTEGER PRIMARY KEY,
     name TEXT NOT NULL,
@@ -105,7 +105,7 @@ def apply_sqlite_migrations(
     opening one new file at once apply it once. A database newer than ``migrations`` is
     refused rather than used.
     """
-    conn.execute(_CREATE_VERSIONS)
+    conn.execute(VERSIONS_TABLE)
     applied = _applied(conn)
     known = max((m.version for m in migrations), default=0)
     if applied and max(applied) > known:

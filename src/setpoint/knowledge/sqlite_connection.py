@@ -30,25 +30,6 @@ def _floor(value: float | None) -> int | None:
     return None if value is None else math.floor(value)
 
 
-def where_clause(*conditions: tuple[str, object]) -> tuple[str, list[object]]:
-    """Build a WHERE clause of the conditions whose value is not None, and its parameters.
-
-    A tuple value fills as many placeholders as it has items.
-
-    >>> where_clause(("entity = ?", "host"), ("ts >= ?", None))
-    ('WHERE entity = ?', ['host'])
-    >>> where_clause(("(a = ? OR b = ?)", ("x", "X")))
-    ('WHERE (a = ? OR b = ?)', ['x', 'X'])
-    >>> where_clause()
-    ('', [])
-    """
-    used = [(sql, value) for sql, value in conditions if value is not None]
-    params: list[object] = []
-    for _, value in used:
-        params.extend(value if isinstance(value, tuple) else (value,))
-    return ("WHERE " + " AND ".join(sql for sql, _ in used) if used else ""), params
-
-
 class SQLiteConnections:
     """The connections of one store to its file, at most one per thread."""
 

@@ -138,6 +138,41 @@ def _vmstat(proc_root: Path) -> Iterator[_Reading]:
     for line in (proc_root / "vmstat").read_text().splitlines():
         if line.startswith("pgmajfault "):
             yield "vmstat.pgmajfault", float(line.split()[1])
+        elif line.startswith("oom_kill "):  # a running total: the OOM predictor sees it grow
+            yield "host.memory.oom_kills", float(line.split()[1])
+
+
+COSTLY_ORDER = 3
+"""The kernel's PAGE_ALLOC_COSTLY_ORDER: larger blocks are hard to find when fragmented."""
+
+
+def buddy_fragmentation(text: str, order: int = COSTLY_ORDER) -> float | None:
+    """Share of free memory in blocks smaller than ``2**order`` pages (0 to 1).
+
+    This is the kernel's unusable free space index for ``order``, over every zone of
+    ``/proc/buddyinfo``; None when nothing is free.
+
+    >>> buddy_fragmentation("Node 0, zone Normal 16 0 0 0 1")
+    0.5
+    """
+    free = usable = 0
+    for line in text.splitlines():
+        counts = [int(c) for c in line.split()[4:]]
+        for size, count in enumerate(counts):
+            free += count << size
+            if size > order:
+                usable += count << size
+    return None if free == 0 else (free - usable) / free
+
+
+def _buddyinfo(proc_root: Path) -> Iterator[_Reading]:
+    try:
+        text = (proc_root / "buddyinfo").read_text()
+    except OSError:  # not every kernel or container shows it: omit the family
+        return
+    fragmentation = buddy_fragmentation(text)
+    if fragmentation is not None:
+        yield "host.memory.fragmentation", fragmentation
 
 
 def _psi(proc_root: Path) -> Iterator[_Reading]:
@@ -164,6 +199,7 @@ _FAMILIES: tuple[tuple[str, _Family], ...] = (
     ("sys/fs/file-nr", _fds),
     ("the process list", _processes),
     ("vmstat", _vmstat),
+    ("buddyinfo", _buddyinfo),
     ("pressure", _psi),
 )
 """What the host sensor reads each tick: a name for error messages, and the reader."""

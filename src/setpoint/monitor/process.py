@@ -16,6 +16,7 @@ import psutil
 from setpoint.clock import Clock, SystemClock
 from setpoint.errors import SensorUnavailable
 from setpoint.model import Sample, service_entity
+from setpoint.monitor.cgroup import MemoryLimit, memory_limit, with_current_usage
 
 
 class ProcessSampler:
@@ -23,17 +24,28 @@ class ProcessSampler:
 
     Series (entity ``service:NAME``, no labels): ``service.rss_bytes``,
     ``service.cpu_percent`` (100 is one core busy; from the second call on),
-    ``service.threads`` and ``service.fds``.
+    ``service.threads``, ``service.fds`` and ``service.fds_limit`` (soft
+    RLIMIT_NOFILE). Under a memory limit (see :mod:`setpoint.monitor.cgroup`) also
+    ``service.memory_limit_bytes`` (label ``cgroup``: the cgroup path or ``rlimit_as``)
+    and ``service.memory_used_bytes``, the usage counted against it.
     """
 
     def __init__(
-        self, service: str, proc_root: Path = Path("/proc"), clock: Clock | None = None
+        self,
+        service: str,
+        proc_root: Path = Path("/proc"),
+        clock: Clock | None = None,
+        cgroup_root: Path = Path("/sys/fs/cgroup"),
     ) -> None:
         self.service = service
         self.entity = service_entity(service)
         self.proc_root = proc_root
+        self.cgroup_root = cgroup_root
         self._clock: Clock = clock or SystemClock()
         self._process: psutil.Process | None = None
+        self._limit: MemoryLimit | None = None
+        self._limit_at = float("-inf")
+        self.limit_every = 10.0
 
     def sample(self, pid: int) -> list[Sample]:
         """Read the process now; raises SensorUnavailable if it is gone or hidden."""
@@ -45,35 +57,47 @@ class ProcessSampler:
                     "service.rss_bytes": float(process.memory_info().rss),
                     "service.threads": float(process.num_threads()),
                     "service.fds": float(process.num_fds()),
+                    "service.fds_limit": float(process.rlimit(psutil.RLIMIT_NOFILE)[0]),
                 }
+                limit = self._memory_limit(process, fresh)
         except psutil.Error as exc:
             self._process = None
             raise SensorUnavailable(f"service {self.service}: pid {pid}: {exc}") from exc
         if not fresh:
             values["service.cpu_percent"] = cpu
         ts = self._clock.time()
-        return [Sample(k, v, ts, entity=self.entity) for k, v in values.items()]
+        samples = [Sample(k, v, ts, entity=self.entity) for k, v in values.items()]
+        if limit is not None:
+            labels = {"cgroup": limit.source}
+            samples += [
+                Sample("service.memory_limit_bytes", limit.limit, ts, self.entity, labels),
+                Sample("service.memory_used_bytes", limit.used, ts, self.entity),
+            ]
+        return samples
+
+    def _memory_limit(self, process: psutil.Process, fresh: bool) -> MemoryLimit | None:
+        """The process's memory limit: looked up every ``limit_every`` s, usage every call."""
+        vms = float(process.memory_info().vms)
+        now = self._clock.monotonic()
+        if fresh or now - self._limit_at >= self.limit_every:
+            self._limit_at = now
+            self._limit = memory_limit(
+                process.pid,
+                vms,
+                process.rlimit(psutil.RLIMIT_AS)[0],
+                self.proc_root,
+                self.cgroup_root,
+            )
+            return self._limit
+        if self._limit is None:
+            return None
+        return with_current_usage(self._limit, vms)
 
     def _process_for(self, pid: int) -> tuple[psutil.Process, bool]:
         if self._process is None or self._process.pid != pid:
             self._process = psutil.Process(pid)
             return self._process, True
         return self._process, False
-
-    def state(self, pid: int) -> str | None:
-        """Return the kernel's state letter for ``pid`` (R, S, D, T, t, Z...), None if gone.
-
-        >>> ProcessSampler("self").state(os.getpid()) in ("R", "S")
-        True
-        """
-        try:
-            stat = (self.proc_root / str(pid) / "stat").read_text()
-        except (FileNotFoundError, ProcessLookupError):
-            return None
-        except OSError as exc:
-            raise SensorUnavailable(f"service {self.service}: pid {pid}: {exc}") from exc
-        # the command name is in parentheses and may itself hold spaces and ")"
-        return stat[stat.rindex(")") + 1 :].split()[0]
 
 
 def find_pids(

@@ -1,4 +1,9 @@
-"""Declared playbooks: when a symptom matches, propose their actions in order."""
+"""Declared playbooks: when a symptom matches, propose their actions.
+
+A ``do`` playbook proposes its steps in order. A ``choose: learned`` playbook proposes
+one of its candidates per try, chosen by :class:`~setpoint.plan.learned.LearnedChooser`
+from what earlier outcomes taught; each retry chooses again.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from setpoint.config.models import PlaybookConfig
+from setpoint.errors import ConfigError
 from setpoint.model import Symptom, SymptomState, service_entity
+from setpoint.plan.learned import LearnedChooser
 
 
 @dataclass(frozen=True)
@@ -41,15 +48,38 @@ def matches(playbook: PlaybookConfig, symptom: Symptom) -> bool:
 
 
 class PlaybookPlanner:
-    """Proposes, for a firing symptom, the steps of every matching playbook."""
+    """Finds the playbooks that answer a symptom and proposes their actions.
 
-    def __init__(self, playbooks: Sequence[PlaybookConfig]) -> None:
+    >>> import asyncio
+    >>> from setpoint.config.models import When
+    >>> pb = PlaybookConfig(name="r", when=When(symptom="service.down"),
+    ...                     do=[{"action": "service.restart"}])
+    >>> planner = PlaybookPlanner([pb])
+    >>> symptom = Symptom("service.down", "service:web", 0.0)
+    >>> [p.action for p in asyncio.run(planner.propose(planner.matching(symptom)[0], symptom))]
+    ['service.restart']
+    """
+
+    def __init__(
+        self, playbooks: Sequence[PlaybookConfig], chooser: LearnedChooser | None = None
+    ) -> None:
         self.playbooks = list(playbooks)
+        self.chooser = chooser
+        if chooser is None and any(pb.choose for pb in self.playbooks):
+            raise ConfigError(["playbooks: choose: learned needs a chooser"], "planner")
 
-    def plan(self, symptom: Symptom) -> list[list[Proposal]]:
-        """One list of proposals (run in order) per matching playbook."""
+    def matching(self, symptom: Symptom) -> list[PlaybookConfig]:
+        """The playbooks whose ``when`` selects this firing symptom, in declared order."""
+        return [pb for pb in self.playbooks if matches(pb, symptom)]
+
+    async def propose(self, playbook: PlaybookConfig, symptom: Symptom) -> list[Proposal]:
+        """The proposals (run in order) of one try of ``playbook`` for ``symptom``."""
+        if playbook.do is not None or self.chooser is None:
+            steps = [(step.action, step.params) for step in playbook.steps]
+        else:
+            arm = (await self.chooser.choose(playbook.name, playbook.steps, symptom)).arm
+            steps = [(arm.action, arm.params)]
         return [
-            [Proposal(pb.name, step.action, step.params, symptom.entity, symptom) for step in pb.do]
-            for pb in self.playbooks
-            if matches(pb, symptom)
+            Proposal(playbook.name, action, params, symptom.entity, symptom)
+            for action, params in steps
         ]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import re
 import subprocess
 import tempfile
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 
 from setpoint.config.models import ServiceConfig
 from setpoint.errors import ApplyFailed
+from setpoint.monitor.process import find_pids
 from setpoint.service.base import ExitCallback, ExitInfo, Maintenance
 from setpoint.service.signals import ExitWatch, alive, terminate
 
@@ -26,31 +26,13 @@ log = logging.getLogger(__name__)
 def find_pid(
     match: str | None, pid_file: Path | None, proc_root: Path = Path("/proc")
 ) -> int | None:
-    """The pid named by ``pid_file``, or the oldest process whose cmdline matches ``match``.
+    """The live pid named by ``pid_file``, or the lowest whose cmdline matches ``match``.
 
     >>> find_pid(None, Path("/nonexistent.pid")) is None
     True
     """
-    if pid_file is not None:
-        try:
-            pid = int(pid_file.read_text().strip())
-        except (OSError, ValueError):
-            return None
-        return pid if alive(pid) else None
-    if match is None:
-        return None
-    pattern, own = re.compile(match), os.getpid()
-    found = []
-    for entry in os.scandir(proc_root):
-        if not entry.name.isdigit() or int(entry.name) == own:
-            continue
-        try:
-            raw = Path(entry.path, "cmdline").read_bytes()
-        except OSError:
-            continue
-        if raw and pattern.search(raw.rstrip(b"\0").replace(b"\0", b" ").decode(errors="replace")):
-            found.append(int(entry.name))
-    return min(found) if found else None
+    live = [pid for pid in find_pids(match, pid_file, proc_root) if alive(pid)]
+    return live[0] if live else None
 
 
 class ExternalProcess:

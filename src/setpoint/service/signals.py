@@ -15,22 +15,23 @@ import logging
 import os
 import signal
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 
 
-def proc_state(pid: int) -> str | None:
+def proc_state(pid: int, proc_root: Path = Path("/proc")) -> str | None:
     """The kernel's state letter of ``pid`` (R, S, D, T, t, Z, ...), None when gone.
 
     >>> proc_state(os.getpid()) in ("R", "S")
     True
     """
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
+        with open(proc_root / str(pid) / "stat", "rb") as f:
             stat = f.read()
     except (FileNotFoundError, ProcessLookupError):
         return None
-    end = stat.rindex(b")")
+    end = stat.rindex(b")")  # the command name may itself hold spaces and ")"
     return stat[end + 2 : end + 3].decode()
 
 

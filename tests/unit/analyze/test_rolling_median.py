@@ -7,6 +7,7 @@ import json
 import pydantic
 import pytest
 
+from setpoint.analyze.base import VALUE
 from setpoint.analyze.rolling_median import RollingMedian
 from setpoint.errors import KnowledgeError
 
@@ -14,7 +15,7 @@ from setpoint.errors import KnowledgeError
 def detector(window: int = 20, warmup: int = 5, values: list[float] | None = None) -> RollingMedian:
     d = RollingMedian(RollingMedian.Config(window=window, warmup=warmup))
     for x in values or []:
-        d.learn_one(x)
+        d.learn_one({VALUE: x})
     return d
 
 
@@ -24,11 +25,11 @@ NOISY = [10.0 + (i % 5) * 0.5 for i in range(40)]
 def test_scores_zero_until_warm() -> None:
     d = detector(warmup=5)
     for x in [10.0, 11.0, 10.0, 9.0]:
-        assert d.score_one(1e6) == 0.0
-        d.learn_one(x)
-    assert d.score_one(1e6) == 0.0
-    d.learn_one(10.0)
-    assert d.score_one(1e6) > 1000
+        assert d.score_one({VALUE: 1e6}) == 0.0
+        d.learn_one({VALUE: x})
+    assert d.score_one({VALUE: 1e6}) == 0.0
+    d.learn_one({VALUE: 10.0})
+    assert d.score_one({VALUE: 1e6}) > 1000
 
 
 def test_score_is_a_robust_distance_from_the_median() -> None:
@@ -36,16 +37,16 @@ def test_score_is_a_robust_distance_from_the_median() -> None:
     median, scale = d.expected()
 
     assert median == 11.0
-    assert d.score_one(median) == 0.0
-    assert d.score_one(median + 3 * scale) == pytest.approx(3.0)
-    assert d.score_one(median - 3 * scale) == pytest.approx(3.0)
+    assert d.score_one({VALUE: median}) == 0.0
+    assert d.score_one({VALUE: median + 3 * scale}) == pytest.approx(3.0)
+    assert d.score_one({VALUE: median - 3 * scale}) == pytest.approx(3.0)
 
 
 def test_score_one_changes_nothing() -> None:
     d = detector(values=NOISY)
     before = d.get_state()
     for x in (-1e9, 0.0, 11.0, 1e9):
-        d.score_one(x)
+        d.score_one({VALUE: x})
     assert d.get_state() == before
 
 
@@ -62,7 +63,7 @@ def test_the_scale_never_reaches_zero() -> None:
 
     assert flat.expected() == (100.0, 1.0), "1% of the median"
     assert zero.expected() == (0.0, 1e-6), "the absolute floor"
-    assert flat.score_one(100.5) == pytest.approx(0.5)
+    assert flat.score_one({VALUE: 100.5}) == pytest.approx(0.5)
 
 
 def test_state_round_trips_through_json() -> None:
@@ -75,9 +76,9 @@ def test_state_round_trips_through_json() -> None:
     assert restored.get_state() == d.get_state()
     assert restored.expected() == d.expected()
     for x in (5.0, 11.0, 12.5, 40.0):
-        assert restored.score_one(x) == d.score_one(x)
-    d.learn_one(99.0)
-    restored.learn_one(99.0)
+        assert restored.score_one({VALUE: x}) == d.score_one({VALUE: x})
+    d.learn_one({VALUE: 99.0})
+    restored.learn_one({VALUE: 99.0})
     assert restored.get_state() == d.get_state(), "the arrival order was kept"
 
 

@@ -283,7 +283,7 @@ def test_success_rate_counts_applied_decisions(client: TestClient) -> None:
 
 
 def test_success_rate_within_a_window(client: TestClient) -> None:
-    params = {
+    params: dict[str, str | float] = {
         "start_time": T0 + 3600,
         "end_time": datetime.fromtimestamp(T0 + 9000, UTC).isoformat(),
     }
@@ -342,5 +342,10 @@ def test_openapi_lists_every_route_with_title_and_version(client: TestClient) ->
         "/decisions/{decision_id}/feedback",
         "/decisions/analytics/success_rate",
         "/decisions/analytics/reward_trend",
+        "/approvals",
+        "/approvals/{decision_id}/approve",
+        "/approvals/{decision_id}/deny",
+        "/pause",
+        "/resume",
     }
     assert client.get("/docs").status_code == 200

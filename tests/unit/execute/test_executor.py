@@ -199,7 +199,8 @@ async def test_dry_run_previews_and_leaves_the_process_alone(
         f"restart web: stop pid {pid} (SIGCONT, SIGTERM, 2s grace, SIGKILL); start {PY} -c"
     )
     assert record.state_before["pid"] == pid
-    assert r.events(record.id) == [f"verdict:{verdict}"]
+    asked = ["approval-requested"] if mode is GateMode.APPROVE else []
+    assert r.events(record.id) == [f"verdict:{verdict}", *asked]
     assert r.handle.pid() == pid and alive(pid) and r.handle.starts == 1
 
 

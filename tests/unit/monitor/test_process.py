@@ -13,6 +13,7 @@ import pytest
 
 from setpoint.errors import SensorUnavailable
 from setpoint.monitor.process import ProcessSampler, find_pids
+from setpoint.service.signals import proc_state
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
@@ -35,10 +36,9 @@ def sleeper(marker: str) -> Iterator[subprocess.Popen[bytes]]:
     """A real process that sleeps 30 s, with a unique marker in its command line."""
     proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", marker])
     cmdline = Path(f"/proc/{proc.pid}/cmdline")
-    state = ProcessSampler("sleeper").state
     try:
         # exec'd and asleep in time.sleep: not a fork still starting up
-        if not wait_for(lambda: marker in cmdline.read_text() and state(proc.pid) == "S"):
+        if not wait_for(lambda: marker in cmdline.read_text() and proc_state(proc.pid) == "S"):
             pytest.fail("the sleeper did not start within 5 s")
         yield proc
     finally:
@@ -52,11 +52,13 @@ def test_sample_reads_the_process(sleeper: subprocess.Popen[bytes]) -> None:
     first = {s.series: s for s in sampler.sample(sleeper.pid)}
     second = {s.series: s for s in sampler.sample(sleeper.pid)}
 
-    assert set(first) == {"service.rss_bytes", "service.threads", "service.fds"}
+    read = {"service.rss_bytes", "service.threads", "service.fds", "service.fds_limit"}
+    assert set(first) == read
     assert set(second) == set(first) | {"service.cpu_percent"}
     assert first["service.rss_bytes"].value > 1_000_000
     assert first["service.threads"].value >= 1
     assert first["service.fds"].value >= 3
+    assert first["service.fds_limit"].value >= first["service.fds"].value
     assert second["service.cpu_percent"].value >= 0
     for sample in second.values():
         assert sample.entity == "service:web"
@@ -85,28 +87,27 @@ def test_sampling_a_gone_process_raises_sensor_unavailable(
 
 
 def test_state_follows_stop_continue_and_kill(sleeper: subprocess.Popen[bytes]) -> None:
-    sampler = ProcessSampler("web")
     pid = sleeper.pid
-    assert wait_for(lambda: sampler.state(pid) == "S")
+    assert wait_for(lambda: proc_state(pid) == "S")
 
     os.kill(pid, signal.SIGSTOP)
-    assert wait_for(lambda: sampler.state(pid) == "T")
+    assert wait_for(lambda: proc_state(pid) == "T")
 
     os.kill(pid, signal.SIGCONT)
-    assert wait_for(lambda: sampler.state(pid) == "S")
+    assert wait_for(lambda: proc_state(pid) == "S")
 
     os.kill(pid, signal.SIGKILL)
-    assert wait_for(lambda: sampler.state(pid) == "Z"), "killed but not yet reaped"
+    assert wait_for(lambda: proc_state(pid) == "Z"), "killed but not yet reaped"
     sleeper.wait(timeout=5)
-    assert sampler.state(pid) is None
+    assert proc_state(pid) is None
 
 
 def test_state_splits_at_the_last_parenthesis(tmp_path: Path) -> None:
     (tmp_path / "123").mkdir()
     (tmp_path / "123" / "stat").write_text("123 (evil) R (x) t 1 123 123 0 -1 4194304\n")
 
-    assert ProcessSampler("web", proc_root=tmp_path).state(123) == "t"
-    assert ProcessSampler("web", proc_root=tmp_path).state(124) is None
+    assert proc_state(123, proc_root=tmp_path) == "t"
+    assert proc_state(124, proc_root=tmp_path) is None
 
 
 def test_find_pids_by_match(sleeper: subprocess.Popen[bytes], marker: str) -> None:

@@ -1,4 +1,4 @@
-"""Decisions, their outcomes and human feedback in SQLite, and the analytics over them.
+"""Decisions, their outcomes and human feedback, and the analytics over them.
 
 A decision and its outcome are two rows in two tables; neither is rewritten into the
 other. Records are read through the ``hcl_decisions`` view, so the seed's field set is
@@ -7,14 +7,13 @@ defined once, in the migration.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
 from setpoint.clock import Clock
 from setpoint.knowledge.base import DecisionFilter, DecisionRecord, RewardPoint, SuccessRate
+from setpoint.knowledge.database import Database, where_clause
 from setpoint.knowledge.json_columns import list_from_json, object_from_json, to_json
-from setpoint.knowledge.sqlite_connection import SQLiteConnections, where_clause
 from setpoint.model import Decision, Outcome, OutcomeStatus
 
 _SELECT_RECORDS = """
@@ -36,7 +35,7 @@ def _optional_object(text: str | None) -> dict[str, Any] | None:
     return None if text is None else object_from_json(text)
 
 
-def _record(row: sqlite3.Row) -> DecisionRecord:
+def _record(row: Mapping[str, Any]) -> DecisionRecord:
     return DecisionRecord(
         id=row["id"],
         timestamp=row["timestamp"],
@@ -75,10 +74,10 @@ def _counts(counts: Mapping[OutcomeStatus, int]) -> dict[str, float | int | None
     }
 
 
-class SQLiteDecisions:
+class Decisions:
     """Decisions with outcomes and feedback, and success and reward analytics."""
 
-    def __init__(self, db: SQLiteConnections, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock) -> None:
         self._db = db
         self._clock = clock
 
@@ -206,7 +205,7 @@ class SQLiteDecisions:
             ]
 
     def list(self, where: DecisionFilter = _ANY) -> list[DecisionRecord]:
-        """List the decisions matching the filter, newest first.
+        """List the decisions matching the filter, newest first (by time, then id).
 
         ``mode`` and ``outcome`` match regardless of case, so ``balanced`` finds
         BALANCED decisions and ``success`` finds SUCCESS ones.
@@ -214,12 +213,17 @@ class SQLiteDecisions:
         mode = None if where.mode is None else (where.mode.lower(), where.mode.upper())
         clause, params = where_clause(
             ("(d.gate_mode = ? OR d.operational_mode = ?)", mode),
-            ("o.status = ?", None if where.outcome is None else where.outcome.upper()),
+            # EXISTS, not a filter on the joined row, so both engines walk decisions
+            # newest first by index and stop at the limit instead of sorting matches.
+            (
+                "EXISTS (SELECT 1 FROM outcomes AS x WHERE x.decision_id = d.id AND x.status = ?)",
+                None if where.outcome is None else where.outcome.upper(),
+            ),
             ("d.ts >= ?", where.start_time),
             ("d.ts <= ?", where.end_time),
             ("d.entity = ?", where.entity),
             ("d.incident_id = ?", where.incident_id),
         )
-        sql = f"{_SELECT_RECORDS} {clause} ORDER BY d.ts DESC, d.rowid DESC LIMIT ?"
+        sql = f"{_SELECT_RECORDS} {clause} ORDER BY d.ts DESC, d.id DESC LIMIT ?"
         with self._db.read("list decisions") as conn:
             return [_record(row) for row in conn.execute(sql, [*params, max(where.limit, 0)])]

@@ -1,0 +1,1 @@
+"""Learning: outcomes update each pattern's confidence; mining promotes, merges, expires."""
