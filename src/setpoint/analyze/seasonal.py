@@ -61,6 +61,11 @@ class SeasonalEnvelope:
         self._hi[:, :, rows] = -np.inf
 
     def _advance(self, period: int) -> None:
+        if period - self._current >= _SLOTS:  # every slot is stale: clear them at once
+            self._lo[:] = np.inf
+            self._hi[:] = -np.inf
+            self._current = period
+            return
         while self._current < period:
             self._current += 1
             self._lo[self._current % _SLOTS] = np.inf

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import httpx
-
 from setpoint.model import Approval, Decision
 
 
@@ -53,7 +51,13 @@ class WebhookNotifier:
         self.timeout = timeout
 
     async def send(self, text: str) -> Delivery:
-        """Deliver ``text``; any network error or non-2xx answer is a failed delivery."""
+        """Deliver ``text``; any network error or non-2xx answer is a failed delivery.
+
+        httpx is imported here, not at the top: most agents never notify, and the
+        client library costs the long-lived agent about 3 MiB of memory.
+        """
+        import httpx
+
         try:
             async with httpx.AsyncClient(timeout=self.timeout) as client:
                 response = await client.post(self.url, json={"text": text})
