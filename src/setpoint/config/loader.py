@@ -67,7 +67,7 @@ def parse_config(
         config = Config.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_problems(exc), source) from exc
-    problems = _check_references(config, actuators or default_actuators(), default_detectors())
+    problems = _check_references(config, actuators or default_actuators())
     if problems:
         raise ConfigError(problems, source)
     return config
@@ -94,10 +94,8 @@ def default_detectors() -> Registry[Any]:
     return Registry("detector", "setpoint.detectors")
 
 
-def _check_references(
-    config: Config, actuators: Registry[Any], detectors: Registry[Any]
-) -> list[str]:
-    """Checks across sections: services named by playbooks, actions, detector params."""
+def _check_references(config: Config, actuators: Registry[Any]) -> list[str]:
+    """Checks across sections: services named by playbooks, actions and their params."""
     problems: list[str] = []
     for i, playbook in enumerate(config.playbooks):
         service = playbook.when.service
@@ -114,12 +112,6 @@ def _check_references(
                 problems.extend(_problems(exc, where))
             except PluginError as exc:
                 problems.append(f"{format_loc([*where, 'action'])}: {exc}")
-    try:
-        detectors.config_for(config.detector.type, config.detector.params)
-    except ValidationError as exc:
-        problems.extend(_problems(exc, ("detector", "params")))
-    except PluginError as exc:
-        problems.append(f"detector.type: {exc}")
     for section in ("mode_by_action", "limits"):
         for action in getattr(config.gate, section):
             if action not in actuators:

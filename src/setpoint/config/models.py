@@ -294,13 +294,6 @@ class NotifyConfig(Section):
         return value
 
 
-class DetectorConfig(Section):
-    """The streaming detector run on every series."""
-
-    type: str = "rolling_median"
-    params: dict[str, Any] = Field(default_factory=dict)
-
-
 class SensorsConfig(Section):
     """Which built-in sensors run."""
 
@@ -374,7 +367,6 @@ class Config(Section):
     playbooks: list[PlaybookConfig] = Field(default_factory=list)
     gate: GateConfig = Field(default_factory=GateConfig)
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
-    detector: DetectorConfig = Field(default_factory=DetectorConfig)
     attention: PeripheralConfig = Field(default_factory=PeripheralConfig)
     sensors: SensorsConfig = Field(default_factory=SensorsConfig)
     knowledge: KnowledgeConfig = Field(default_factory=KnowledgeConfig)
