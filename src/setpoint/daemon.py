@@ -157,6 +157,10 @@ class Agent:
         self.bus.subscribe(DECISIONS, self.foresight.on_decision)
         self.bus.subscribe(DECISIONS, self.learner.on_decision)
         self.bus.subscribe(OUTCOMES, self.learner.on_outcome)
+        self.bus.subscribe(
+            DECISIONS, lambda d: self.metrics.decisions.labels(d.verdict.status.value).inc()
+        )
+        self.bus.subscribe(OUTCOMES, lambda o: self.metrics.outcomes.labels(o.status.value).inc())
         if config.graph.enabled:
             self._link_graph(GraphLinker(store))
         self._last_mined = 0.0

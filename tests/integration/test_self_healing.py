@@ -11,6 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from setpoint.knowledge.base import DecisionFilter
 from setpoint.knowledge.sqlite import open_store
 from tests.integration.harness import (
@@ -35,6 +37,9 @@ def test_kill_9_of_web_is_healed_with_a_success_decision(agent_factory: Factory)
     assert decisions[0]["trigger"] == "service.down"
     assert decisions[0]["actions_taken"][0]["action"] == "service.restart"
     assert decisions[0]["gate_mode"] == "auto"
+    metrics = httpx.get(f"{agent.url}/metrics", timeout=5).text
+    assert 'setpoint_decisions_total{verdict="execute"} 1.0' in metrics
+    assert 'setpoint_outcomes_total{outcome="SUCCESS"} 1.0' in metrics
 
 
 def test_sigstop_of_web_is_detected_and_restarted(agent_factory: Factory) -> None:

