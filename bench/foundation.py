@@ -51,7 +51,7 @@ import psutil
 
 T = TypeVar("T")
 
-GATE = "gate: {restart_budget: {count: 1000, window: 10m}, cooldown: 0s}"
+GATE = "gate: {restart_budget: {count: 1000, window: 10m}, cooldown: 0s, flap: {after: 1000}}"
 CPU_GOAL_PCT = 0.5
 RSS_GOAL_MIB = 80.0
 HEAL_GOAL_S = 0.3

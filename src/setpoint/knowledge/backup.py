@@ -5,6 +5,11 @@ then for each table a line naming it and its columns, followed by one JSON array
 row. Tables come parents first, so a restore inserts them in file order. A restore
 reads a dump or an SQLite store file (such as ``SQLiteStore.backup`` writes), so
 SQLite and PostgreSQL stores restore into each other.
+
+The decision analytics' hourly counters are derived from the outcomes, so a dump leaves
+them out and a restore rebuilds them from the rows it restored, whatever the backup
+held: they cannot disagree with the outcomes, even from a backup taken before they
+existed.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from typing import Any, cast
 from setpoint.errors import KnowledgeError
 from setpoint.knowledge.catalog import Table, schema_version, tables
 from setpoint.knowledge.database import Connection
+from setpoint.knowledge.repositories import decision_stats
 from setpoint.knowledge.store import SQLStore
 
 FORMAT = "setpoint-dump"
@@ -56,7 +62,8 @@ def _snapshot(store: SQLStore) -> AbstractContextManager[Connection]:
 def dump(store: SQLStore, target: Path) -> dict[str, int]:
     """Write every table of ``store`` to a new dump file ``target``; return rows per table.
 
-    The file appears only when complete (written beside it, then renamed).
+    The derived analytics counters are left out (a restore rebuilds them). The file
+    appears only when complete (written beside it, then renamed).
     """
     partial = target.with_name(target.name + ".partial")
     counts: dict[str, int] = {}
@@ -67,6 +74,8 @@ def dump(store: SQLStore, target: Path) -> dict[str, int]:
             header = {"format": FORMAT, "version": VERSION, "schema": schema_version(conn)}
             out.write(json.dumps(header) + "\n")
             for table in tables(conn, store.db.dialect):
+                if table.name in decision_stats.TABLES:
+                    continue
                 out.write(json.dumps({"table": table.name, "columns": table.columns}) + "\n")
                 sql = f"SELECT {', '.join(table.columns)} FROM {table.name}"
                 counts[table.name] = 0
@@ -140,7 +149,8 @@ def restore(store: SQLStore, source: Path, force: bool = False) -> dict[str, int
     """Replace the contents of ``store`` with the backup ``source``; return rows per table.
 
     A store holding anything is refused unless ``force``; then its rows are deleted
-    first. The whole restore is one transaction: it happens entirely or not at all.
+    first. The analytics counters are rebuilt from the restored outcomes, not copied.
+    The whole restore is one transaction: it happens entirely or not at all.
     """
     counts: dict[str, int] = {}
     try:
@@ -161,7 +171,9 @@ def restore(store: SQLStore, source: Path, force: bool = False) -> dict[str, int
                     conn.execute(f"DELETE FROM {table.name}")
                 known = {t.name: t for t in found}
                 for name, columns, rows in backup:
-                    counts[name] = _insert(conn, known, source, name, columns, rows)
+                    if name not in decision_stats.TABLES:
+                        counts[name] = _insert(conn, known, source, name, columns, rows)
+                decision_stats.rebuild(conn)
     except (OSError, ValueError, KeyError, sqlite3.Error) as exc:
         raise KnowledgeError(f"{source}: unreadable backup: {exc}") from exc
     return counts

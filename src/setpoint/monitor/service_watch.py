@@ -143,14 +143,16 @@ class ServiceWatch:
 
     async def _state_loop(self) -> None:
         """Check the process state letter often: cheap, and catches SIGSTOP fast."""
+        # the isinstance check of a runtime protocol is costly: once, not every turn
+        refresh = self.handle.refresh if isinstance(self.handle, Refreshable) else None
         while True:
             await asyncio.sleep(self.state_every)
             if self.handle.maintenance.active:
                 self._stopped_seen = 0
                 continue
-            if isinstance(self.handle, Refreshable):
+            if refresh is not None:
                 try:
-                    await self.handle.refresh()
+                    await refresh()
                 except ActuationError as exc:  # no answer is not a verdict: skip this check
                     if not self._refresh_failing:
                         log.warning("%s: cannot learn its pid: %s", self.entity, exc)

@@ -2,7 +2,8 @@
 
 A decision and its outcome are two rows in two tables; neither is rewritten into the
 other. Records are read through the ``hcl_decisions`` view, so the seed's field set is
-defined once, in the migration.
+defined once, in the migration. The analytics read hourly counters that each outcome
+write keeps up to date (:mod:`~setpoint.knowledge.repositories.decision_stats`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from setpoint.clock import Clock
 from setpoint.knowledge.base import DecisionFilter, DecisionRecord, RewardPoint, SuccessRate
 from setpoint.knowledge.database import Database, where_clause
 from setpoint.knowledge.json_columns import list_from_json, object_from_json, to_json
+from setpoint.knowledge.repositories import decision_stats
 from setpoint.model import Decision, Outcome, OutcomeStatus
 
 _SELECT_RECORDS = """
@@ -111,7 +113,11 @@ class Decisions:
             )
 
     def record_outcome(self, outcome: Outcome) -> None:
-        """Store what happened after a decision; once per decision, for a stored decision."""
+        """Store what happened after a decision; once per decision, for a stored decision.
+
+        The analytics counters take the outcome in the same transaction, so they never
+        disagree with the outcomes stored.
+        """
         row = (
             outcome.decision_id,
             outcome.ts,
@@ -126,6 +132,7 @@ class Decisions:
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 row,
             )
+            decision_stats.count_outcome(conn, outcome.decision_id)
 
     def add_feedback(self, decision_id: str, feedback: Mapping[str, Any]) -> bool:
         """Attach or replace human feedback; False when no such decision exists."""
@@ -154,17 +161,11 @@ class Decisions:
 
         ``rate`` is success / total, None when no decision has an outcome yet.
         """
-        clause, params = where_clause(("d.ts >= ?", start_time), ("d.ts <= ?", end_time))
-        sql = (
-            "SELECT d.action, o.status, count(*) AS n FROM decisions AS d"
-            f" JOIN outcomes AS o ON o.decision_id = d.id {clause}"
-            " GROUP BY d.action, o.status ORDER BY d.action"
-        )
         per_action: dict[str, dict[OutcomeStatus, int]] = {}
         with self._db.read("success rate") as conn:
-            for row in conn.execute(sql, params):
-                counts = per_action.setdefault(row["action"], dict.fromkeys(OutcomeStatus, 0))
-                counts[OutcomeStatus(row["status"])] = int(row["n"])
+            for action, status, n in decision_stats.success_counts(conn, start_time, end_time):
+                counts = per_action.setdefault(action, dict.fromkeys(OutcomeStatus, 0))
+                counts[OutcomeStatus(status)] = n
         totals = {s: sum(c[s] for c in per_action.values()) for s in OutcomeStatus}
         total = sum(totals.values())
         return SuccessRate(
@@ -188,21 +189,12 @@ class Decisions:
         """
         if not bucket_seconds > 0:
             raise ValueError(f"bucket_seconds must be > 0, not {bucket_seconds}")
-        clause, params = where_clause(("ts >= ?", start_time), ("ts <= ?", end_time))
-        sql = (
-            "SELECT floor(ts / ?) AS bucket, avg(reward) AS mean, count(*) AS n"
-            f" FROM outcomes {clause} GROUP BY bucket ORDER BY bucket"
-        )
         with self._db.read("reward trend") as conn:
-            rows = conn.execute(sql, [bucket_seconds, *params])
-            return [
-                RewardPoint(
-                    bucket_start=float(row["bucket"]) * bucket_seconds,
-                    mean_reward=float(row["mean"]),
-                    count=int(row["n"]),
-                )
-                for row in rows
-            ]
+            sums = decision_stats.reward_sums(conn, bucket_seconds, start_time, end_time)
+        return [
+            RewardPoint(bucket_start=bucket * bucket_seconds, mean_reward=total / n, count=n)
+            for bucket, total, n in sums
+        ]
 
     def list(self, where: DecisionFilter = _ANY) -> list[DecisionRecord]:
         """List the decisions matching the filter, newest first (by time, then id).
