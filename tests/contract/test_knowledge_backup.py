@@ -8,6 +8,8 @@ the restored store equal the original's.
 from __future__ import annotations
 
 import itertools
+import threading
+import time
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -121,3 +123,39 @@ def test_restore_refuses_what_is_not_a_backup(tmp_path: Path) -> None:
                 backup.restore(store, tmp_path / "missing")
         finally:
             store.close()
+
+
+@pytest.mark.parametrize("name", sorted(BACKENDS))
+def test_a_dump_taken_while_the_agent_writes_restores(name: str, tmp_path: Path) -> None:
+    """The dump is one snapshot: never an outcome without its decision."""
+    with ExitStack() as stack:
+        origin = stack.enter_context(BACKENDS[name](tmp_path / "a")).open()
+        stack.callback(origin.close)
+        assert isinstance(origin, SQLStore)
+        stop, written = threading.Event(), [0]
+
+        def agent() -> None:
+            deadline = time.monotonic() + 20
+            while not stop.is_set() and time.monotonic() < deadline:
+                made = decision(f"w{written[0]:05d}", 1000.0 + written[0])
+                origin.decisions.record(made)
+                origin.decisions.record_outcome(
+                    outcome(made.id, made.ts + 1, OutcomeStatus.SUCCESS, 1.0)
+                )
+                written[0] += 1
+
+        writer = threading.Thread(target=agent)
+        writer.start()
+        try:
+            deadline = time.monotonic() + 10
+            while written[0] < 50 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            counts = backup.dump(origin, tmp_path / "dump.jsonl.gz")
+        finally:
+            stop.set()
+            writer.join(timeout=30)
+        copy = stack.enter_context(BACKENDS[name](tmp_path / "b")).open()
+        stack.callback(copy.close)
+        assert isinstance(copy, SQLStore)
+        assert backup.restore(copy, tmp_path / "dump.jsonl.gz") == counts
+        assert counts["outcomes"] <= counts["decisions"]

@@ -20,7 +20,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, closing
+from contextlib import AbstractContextManager, closing, contextmanager
 from pathlib import Path
 from typing import Any, cast
 
@@ -55,8 +55,23 @@ def _decode(value: object) -> object:
 def _snapshot(store: SQLStore) -> AbstractContextManager[Connection]:
     """One consistent view of every table while the agent may go on writing."""
     if store.db.dialect != "postgresql":
-        return store.db.read("dump the store")
+        return _sqlite_read_transaction(store)
     return store.db.write("dump the store")
+
+
+@contextmanager
+def _sqlite_read_transaction(store: SQLStore) -> Iterator[Connection]:
+    """A read transaction: in WAL mode, a snapshot that writers never wait for.
+
+    Without it every SELECT would see its own moment, and a dump taken while the agent
+    writes could hold an outcome whose decision it lacks.
+    """
+    with store.db.read("dump the store") as conn:
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.execute("COMMIT")
 
 
 def dump(store: SQLStore, target: Path) -> dict[str, int]:

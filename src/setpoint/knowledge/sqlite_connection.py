@@ -215,10 +215,15 @@ class Checkpointer:
             logger.warning("%s: no checkpoints off the write path: %s", self.path, exc)
             return
         failing = False
+        wal, seen = Path(f"{self.path}-wal"), -1
         try:
             while not self._stop.wait(self._interval):
+                changed = _mtime_ns(wal)
+                if changed == seen:  # nothing written since the last checkpoint
+                    continue
                 try:
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                    seen = changed
                 except sqlite3.Error as exc:
                     if not failing:
                         logger.warning("%s: checkpoint failed: %s", self.path, exc)
@@ -229,3 +234,11 @@ class Checkpointer:
                     failing = False
         finally:
             conn.close()
+
+
+def _mtime_ns(path: Path) -> int:
+    """When ``path`` was last written, or -1 when it does not exist."""
+    try:
+        return path.stat().st_mtime_ns
+    except FileNotFoundError:
+        return -1
