@@ -59,6 +59,26 @@ class ActionContext:
         """The target's state now, recorded before and after an action."""
         return self.service.status() if self.service is not None else {"entity": self.entity}
 
+    def require_service(self) -> ServiceWatch:
+        """The service watch of a service target; PreviewFailed for any other target."""
+        if self.service is None:
+            raise PreviewFailed(f"{self.entity} is not a configured service")
+        return self.service
+
+    async def verify_service(self, verify_timeout: float | None, settle: float) -> Verification:
+        """The service passes its probe (or stays up ``settle`` s without one) in time.
+
+        ``verify_timeout`` defaults to the service's own ``verify_timeout``.
+        """
+        watch = self.require_service()
+        timeout = verify_timeout or watch.config.verify_timeout
+        result = await watch.wait_healthy(timeout, settle)
+        return Verification(
+            result.ok,
+            result.detail,
+            {"probe_ok": result.ok, "probe_latency_s": round(result.latency, 4)},
+        )
+
 
 class ProcessTarget(BaseModel):
     """Parameters naming the process(es) to act on, beyond a service's main process.

@@ -7,9 +7,7 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from setpoint.config.durations import Duration
-from setpoint.errors import PreviewFailed
 from setpoint.execute.base import ActionContext, Blast, Risk, Verification
-from setpoint.monitor.service_watch import ServiceWatch
 
 
 class ServiceRestart:
@@ -33,15 +31,9 @@ class ServiceRestart:
     def __init__(self, config: Config | None = None) -> None:
         self.config = config or self.Config()
 
-    @staticmethod
-    def _service(ctx: ActionContext) -> ServiceWatch:
-        if ctx.service is None:
-            raise PreviewFailed(f"{ctx.entity} is not a configured service")
-        return ctx.service
-
     async def preview(self, ctx: ActionContext) -> str:
         """Name the process that would be stopped and how the service would start."""
-        watch = self._service(ctx)
+        watch = ctx.require_service()
         handle, cfg = watch.handle, watch.config
         pid = handle.pid()
         stop = (
@@ -59,7 +51,7 @@ class ServiceRestart:
 
     async def apply(self, ctx: ActionContext) -> str:
         """Stop, then start, inside the service's maintenance window."""
-        handle = self._service(ctx).handle
+        handle = ctx.require_service().handle
         old = handle.pid()
         with handle.maintenance.window():
             await handle.stop()
@@ -68,11 +60,4 @@ class ServiceRestart:
 
     async def verify(self, ctx: ActionContext) -> Verification:
         """The service must pass its probe (or stay up, without one) within the timeout."""
-        watch = self._service(ctx)
-        timeout = self.config.verify_timeout or watch.config.verify_timeout
-        result = await watch.wait_healthy(timeout, self.config.settle)
-        return Verification(
-            result.ok,
-            result.detail,
-            {"probe_ok": result.ok, "probe_latency_s": round(result.latency, 4)},
-        )
+        return await ctx.verify_service(self.config.verify_timeout, self.config.settle)

@@ -18,7 +18,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from setpoint.config.durations import Duration
 from setpoint.errors import ApplyFailed, PreviewFailed
 from setpoint.execute.base import ActionContext, Blast, Risk, Verification
-from setpoint.monitor.service_watch import ServiceWatch
 
 SIGNALS = ("SIGHUP", "SIGUSR1", "SIGUSR2", "SIGTERM", "SIGINT", "SIGQUIT", "SIGCONT", "SIGWINCH")
 """The signals this actuator sends. SIGKILL and SIGSTOP are left out: neither can be
@@ -72,14 +71,8 @@ class ServiceSignal:
     def __init__(self, config: Config) -> None:
         self.config = config
 
-    @staticmethod
-    def _service(ctx: ActionContext) -> ServiceWatch:
-        if ctx.service is None:
-            raise PreviewFailed(f"{ctx.entity} is not a configured service")
-        return ctx.service
-
     def _pid(self, ctx: ActionContext) -> int:
-        watch = self._service(ctx)
+        watch = ctx.require_service()
         pid = watch.handle.pid()
         if pid is None:
             raise PreviewFailed(f"{watch.handle.name} has no running process to signal")
@@ -87,7 +80,7 @@ class ServiceSignal:
 
     async def preview(self, ctx: ActionContext) -> str:
         """Name the process and the signal it would get."""
-        name = self._service(ctx).handle.name
+        name = ctx.require_service().handle.name
         return f"send {self.config.signal} to {name} (pid {self._pid(ctx)})"
 
     async def apply(self, ctx: ActionContext) -> str:
@@ -97,15 +90,8 @@ class ServiceSignal:
             os.kill(pid, signal.Signals[self.config.signal])
         except (PreviewFailed, ProcessLookupError, PermissionError) as exc:
             raise ApplyFailed(f"cannot send {self.config.signal}: {exc}") from exc
-        return f"sent {self.config.signal} to {self._service(ctx).handle.name} (pid {pid})"
+        return f"sent {self.config.signal} to {ctx.require_service().handle.name} (pid {pid})"
 
     async def verify(self, ctx: ActionContext) -> Verification:
         """The service must pass its probe (or stay up, without one) within the timeout."""
-        watch = self._service(ctx)
-        timeout = self.config.verify_timeout or watch.config.verify_timeout
-        result = await watch.wait_healthy(timeout, self.config.settle)
-        return Verification(
-            result.ok,
-            result.detail,
-            {"probe_ok": result.ok, "probe_latency_s": round(result.latency, 4)},
-        )
+        return await ctx.verify_service(self.config.verify_timeout, self.config.settle)
