@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from setpoint.analyze.peripheral import PeripheralConfig
 from setpoint.config.durations import Duration
@@ -23,6 +23,23 @@ from setpoint.model import GateMode, OperationalMode
 
 STORE_SCHEMES = ("sqlite", "postgresql", "postgres")
 """The URL schemes ``knowledge.url`` may use."""
+
+
+def check_regex(value: str) -> str:
+    """Accept ``value`` only if it compiles as a regular expression.
+
+    >>> check_regex("web-[0-9]+")
+    'web-[0-9]+'
+    """
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"is not a valid regular expression: {exc}") from exc
+    return value
+
+
+Regex = Annotated[str, AfterValidator(check_regex)]
+"""A pydantic field type for a regular expression, checked when the config loads."""
 
 
 class Section(BaseModel):
@@ -88,7 +105,7 @@ class ServiceConfig(Section):
     cwd: Path | None = None
     env: dict[str, str] = Field(default_factory=dict)
     pid_file: Path | None = None
-    match: str | None = None
+    match: Regex | None = None
     restart: list[str] | None = None
     systemd: str | None = None
     probe: ProbeConfig | None = None
@@ -103,16 +120,6 @@ class ServiceConfig(Section):
     def _argv(cls, value: list[str] | None) -> list[str] | None:
         if value is not None and not value:
             raise ValueError("must not be empty")
-        return value
-
-    @field_validator("match")
-    @classmethod
-    def _regex(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"is not a valid regular expression: {exc}") from exc
         return value
 
     @model_validator(mode="after")

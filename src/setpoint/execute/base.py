@@ -6,15 +6,15 @@ library calls only, and never decide whether they may act: the safety gate does.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from setpoint.config.integrations import IntegrationsConfig
+from setpoint.config.models import Regex
 from setpoint.errors import PreviewFailed
 from setpoint.monitor.process import find_pids
 from setpoint.monitor.service_watch import ServiceWatch
@@ -90,17 +90,7 @@ class ProcessTarget(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     pid: int | None = Field(None, gt=0, description="one process id")
-    match: str | None = Field(None, min_length=1, description="cmdline regex")
-
-    @field_validator("match")
-    @classmethod
-    def _regex(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"is not a valid regular expression: {exc}") from exc
-        return value
+    match: Regex | None = Field(None, min_length=1, description="cmdline regex")
 
     def pids(self, ctx: ActionContext, proc_root: Path = Path("/proc")) -> list[int]:
         """The target's pids now; PreviewFailed when there is none."""
