@@ -17,8 +17,8 @@ from typing import Any
 from setpoint.config.models import ServiceConfig
 from setpoint.errors import ApplyFailed
 from setpoint.monitor.process import find_pids
-from setpoint.service.base import ExitCallback, ExitInfo, Maintenance
-from setpoint.service.signals import ExitWatch, alive, terminate
+from setpoint.service.base import ExitCallback, Maintenance
+from setpoint.service.signals import ExitListeners, alive, terminate
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +43,7 @@ class ExternalProcess:
         self.config = config
         self.maintenance = Maintenance()
         self._pid: int | None = None
-        self._watch: ExitWatch | None = None
-        self._callbacks: list[ExitCallback] = []
+        self._listeners = ExitListeners(self.maintenance, self._gone)
         self.starts = 0
 
     def pid(self) -> int | None:
@@ -55,31 +54,17 @@ class ExternalProcess:
         """
         if self._pid is None or not alive(self._pid):
             self._pid = find_pid(self.config.match, self.config.pid_file)
-        if self._pid is not None and (self._watch is None or self._watch.pid != self._pid):
-            self._arm(self._pid)
+        if self._pid is not None and self._listeners.pid != self._pid and _on_loop():
+            self._listeners.watch(self._pid)
         return self._pid
 
-    def _arm(self, pid: int) -> None:
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return
-        if self._watch is not None:
-            self._watch.disarm()
-        watch = ExitWatch(pid, lambda: self._exited(pid))
-        self._watch = watch if watch.arm() else None
-
-    def _exited(self, pid: int) -> None:
-        self._watch = None
+    def _gone(self, pid: int) -> None:
         if self._pid == pid:
             self._pid = None
-        info = ExitInfo(pid, None, expected=self.maintenance.active)
-        for callback in list(self._callbacks):
-            callback(info)
 
     def on_exit(self, callback: ExitCallback) -> None:
         """Call ``callback`` when the found process exits."""
-        self._callbacks.append(callback)
+        self._listeners.add(callback)
 
     async def start(self) -> None:
         """Run the ``restart`` argv and wait for it to exit."""
@@ -116,11 +101,18 @@ class ExternalProcess:
 
     def close(self) -> None:
         """Stop listening for the exit (releases the pidfd)."""
-        if self._watch is not None:
-            self._watch.disarm()
-            self._watch = None
+        self._listeners.close()
 
     def describe(self) -> dict[str, Any]:
         """Kind, pid and how it is found."""
         how = {"pid_file": str(self.config.pid_file)} if self.config.pid_file else {}
         return {"kind": self.config.kind, "pid": self._pid, "match": self.config.match, **how}
+
+
+def _on_loop() -> bool:
+    """True on the event loop's thread: a pidfd watch can only be armed there."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True

@@ -17,6 +17,8 @@ import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from setpoint.service.base import ExitCallback, ExitInfo, Maintenance
+
 log = logging.getLogger(__name__)
 
 
@@ -128,3 +130,47 @@ class ExitWatch:
             asyncio.get_running_loop().remove_reader(self._fd)
             os.close(self._fd)
             self._fd = None
+
+
+class ExitListeners:
+    """The callbacks that hear a non-child's exit, and the one pidfd watch that tells them.
+
+    Handles of processes setpoint did not start (found by pid file or cmdline, or a
+    systemd unit's MainPID) share it: ``watch(pid)`` moves the watch to a new pid, and
+    the exit is reported once, as expected when the handle's maintenance window is open.
+    """
+
+    def __init__(self, maintenance: Maintenance, on_gone: Callable[[int], None]) -> None:
+        self._maintenance = maintenance
+        self._on_gone = on_gone
+        self._callbacks: list[ExitCallback] = []
+        self._watch: ExitWatch | None = None
+
+    @property
+    def pid(self) -> int | None:
+        """The pid being watched, if any."""
+        return self._watch.pid if self._watch is not None else None
+
+    def add(self, callback: ExitCallback) -> None:
+        """Call ``callback`` with every exit heard from now on."""
+        self._callbacks.append(callback)
+
+    def watch(self, pid: int | None) -> None:
+        """Watch ``pid`` instead of whatever was watched (None: watch nothing)."""
+        self.close()
+        if pid is not None:
+            watch = ExitWatch(pid, lambda: self._exited(pid))
+            self._watch = watch if watch.arm() else None
+
+    def _exited(self, pid: int) -> None:
+        self._watch = None
+        self._on_gone(pid)
+        info = ExitInfo(pid, None, expected=self._maintenance.active)
+        for callback in list(self._callbacks):
+            callback(info)
+
+    def close(self) -> None:
+        """Stop watching and release the pidfd."""
+        if self._watch is not None:
+            self._watch.disarm()
+            self._watch = None

@@ -9,8 +9,8 @@ from typing import Any
 
 from setpoint.config.models import ServiceConfig
 from setpoint.errors import ApplyFailed
-from setpoint.service.base import ExitCallback, ExitInfo, Maintenance
-from setpoint.service.signals import ExitWatch, alive
+from setpoint.service.base import ExitCallback, Maintenance
+from setpoint.service.signals import ExitListeners, alive
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +25,7 @@ class SystemdUnit:
         self.systemctl = systemctl
         self.maintenance = Maintenance()
         self._pid: int | None = None
-        self._watch: ExitWatch | None = None
-        self._callbacks: list[ExitCallback] = []
+        self._listeners = ExitListeners(self.maintenance, lambda pid: None)
         self.starts = 0
 
     async def _run(self, *args: str) -> str:
@@ -53,27 +52,16 @@ class SystemdUnit:
         pid = int(value) if value.isdigit() and int(value) > 0 else None
         if pid != self._pid:
             self._pid = pid
-            if self._watch is not None:
-                self._watch.disarm()
-                self._watch = None
-            if pid is not None:
-                watch = ExitWatch(pid, lambda: self._exited(pid))
-                self._watch = watch if watch.arm() else None
+            self._listeners.watch(pid)
         return pid
 
     def pid(self) -> int | None:
         """The MainPID last seen, while that process lives."""
         return self._pid if self._pid is not None and alive(self._pid) else None
 
-    def _exited(self, pid: int) -> None:
-        self._watch = None
-        info = ExitInfo(pid, None, expected=self.maintenance.active)
-        for callback in list(self._callbacks):
-            callback(info)
-
     def on_exit(self, callback: ExitCallback) -> None:
         """Call ``callback`` when the unit's main process exits."""
-        self._callbacks.append(callback)
+        self._listeners.add(callback)
 
     async def start(self) -> None:
         """``systemctl start UNIT``, then learn the new MainPID."""
@@ -87,9 +75,7 @@ class SystemdUnit:
 
     def close(self) -> None:
         """Stop listening for the exit (releases the pidfd)."""
-        if self._watch is not None:
-            self._watch.disarm()
-            self._watch = None
+        self._listeners.close()
 
     def describe(self) -> dict[str, Any]:
         """Kind, unit and MainPID."""
