@@ -11,6 +11,7 @@ import typer
 from setpoint.cli import approvals as approval_commands
 from setpoint.cli import backup, config, control, decisions, explain, incidents, patterns, status
 from setpoint.cli.bench import app as bench_app
+from setpoint.cli.chaos import chaos
 from setpoint.cli.crash import app as crash_app
 from setpoint.cli.learn import learn, similar
 from setpoint.cli.run import run
@@ -41,3 +42,4 @@ app.command("backup")(backup.backup)
 app.command("restore")(backup.restore)
 app.add_typer(patterns.app, name="patterns")
 app.add_typer(crash_app, name="crash")
+app.command("chaos")(chaos)
