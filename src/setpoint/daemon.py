@@ -40,6 +40,7 @@ from setpoint.learning.mining import mine_patterns
 from setpoint.learning.outcomes import OutcomeLearner
 from setpoint.metrics import AgentMetrics
 from setpoint.model import (
+    AuditEntry,
     GateMode,
     Incident,
     IncidentStatus,
@@ -366,8 +367,6 @@ class Agent:
         self.writer.submit(self._audit_start)
 
     def _audit_start(self) -> None:
-        from setpoint.model import AuditEntry
-
         self.store.audit.append(
             AuditEntry(
                 time.time(),

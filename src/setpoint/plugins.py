@@ -7,7 +7,7 @@ owned by whoever needs it, loaded lazily, and a duplicate name is an error.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
@@ -92,3 +92,8 @@ class Registry(Generic[T]):
         if model is None or not (isinstance(model, type) and issubclass(model, BaseModel)):
             raise PluginContractError(f"{self.kind} {name!r} declares no Config model")
         return model.model_validate(params)
+
+    def create(self, name: str, params: Mapping[str, Any] | None = None) -> Any:
+        """A new instance of the plugin ``name``, built from its validated ``params``."""
+        plugin: Any = self.get(name)
+        return plugin(self.config_for(name, dict(params or {})))

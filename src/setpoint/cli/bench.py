@@ -41,13 +41,12 @@ def nab(
     """
     registry = default_detectors()
     try:
-        cls = registry.get(detector)
-        config = registry.config_for(detector, {})
+        registry.create(detector)  # a bad name or config fails here, before any output
     except PluginError as exc:
         raise typer.BadParameter(str(exc), param_hint="--detector") from exc
 
     def make() -> Detector:
-        made: Detector = cls(config)
+        made: Detector = registry.create(detector)
         return made
 
     out_console = console()

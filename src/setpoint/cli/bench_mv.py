@@ -35,13 +35,12 @@ def mv(
     """
     registry = mv_detectors()
     try:
-        cls = registry.get(detector)
-        config = registry.config_for(detector, {})
+        registry.create(detector)  # a bad name or config fails here, before any output
     except PluginError as exc:
         raise typer.BadParameter(str(exc), param_hint="--detector") from exc
 
     def make() -> MultivariateDetector:
-        made: MultivariateDetector = cls(config)
+        made: MultivariateDetector = registry.create(detector)
         return made
 
     shown = console()

@@ -112,7 +112,7 @@ class Executor:
     ) -> tuple[Actuator, Any, Verdict]:
         """Make the actuator and ask the gate; an allowed action is admitted at once."""
         cls = self.actuators.get(action)
-        config = cls.Config.model_validate(params)
+        config = self.actuators.config_for(action, params)
         actuator: Actuator = cls(config)
         limits = getattr(cls, "constraints", ())
         verdict = self.gate.judge(

@@ -64,6 +64,5 @@ def embedder_registry() -> Registry[Any]:
 
 def create_embedder(name: str, params: dict[str, Any] | None = None) -> Embedder:
     """The embedder plugin ``name`` built with its validated ``params``; it loads nothing yet."""
-    registry = embedder_registry()
-    embedder: Embedder = registry.get(name)(registry.config_for(name, params or {}))
+    embedder: Embedder = embedder_registry().create(name, params)
     return embedder
