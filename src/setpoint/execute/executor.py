@@ -190,7 +190,7 @@ class Executor:
             action=action,
             playbook=playbook,
             reason=verdict.reason,
-            rule=verdict.rule,
+            **({"rule": verdict.rule} if verdict.rule else {}),
         )
         log.info(
             "decision %s: %s %s -> %s (%s)",
