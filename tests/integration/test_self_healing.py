@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from setpoint.knowledge.base import DecisionFilter
-from setpoint.knowledge.sqlite import open_store
+from setpoint.knowledge.sqlite import open_sqlite_store
 from tests.integration.harness import (
     RunningAgent,
     free_port,
@@ -151,7 +151,7 @@ def test_kill_9_of_setpoint_keeps_every_decision(agent_factory: Factory) -> None
     web_pid = agent.service()["pid"]
     agent.kill()
     wait_for(lambda: not pid_alive(web_pid), 5, "web to die with its parent (PDEATHSIG)")
-    store = open_store(agent.data_dir / "setpoint.db")
+    store = open_sqlite_store(agent.data_dir / "setpoint.db")
     try:
         kept = {d.id for d in store.decisions.list(DecisionFilter(limit=1000))}
     finally:

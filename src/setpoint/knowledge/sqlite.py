@@ -1,6 +1,6 @@
 """The embedded knowledge store: one SQLite file in WAL mode.
 
-Open it with :func:`open_store`, which checks the file, switches it to WAL and applies
+Open it with :func:`open_sqlite_store`, which checks the file, switches it to WAL and applies
 the migrations. Each repository method is one statement or a few short transactions,
 safe to call from any thread; see :mod:`setpoint.knowledge.sqlite_connection` for how
 threads and processes share the file.
@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 
 class SQLiteStore(SQLStore):
-    """Everything setpoint knows, in one SQLite file; get an open one from :func:`open_store`.
+    """Everything setpoint knows, in one SQLite file; :func:`open_sqlite_store` opens one.
 
     The constructor only stores its arguments; :meth:`open` touches the file.
     """
@@ -36,7 +36,7 @@ class SQLiteStore(SQLStore):
     @classmethod
     def from_url(cls, url: str | None, data_dir: Path, clock: Clock | None = None) -> SQLiteStore:
         """Open the store a ``sqlite:///PATH`` URL names, or the data dir's when None."""
-        return open_store(store_path(data_dir) if url is None else sqlite_path(url), clock)
+        return open_sqlite_store(store_path(data_dir) if url is None else sqlite_path(url), clock)
 
     def open(self) -> None:
         """Check the file for corruption, switch it to WAL and bring its schema up to date."""
@@ -84,7 +84,7 @@ def sqlite_path(url: str) -> Path:
     return Path(url.removeprefix("sqlite:///"))
 
 
-def open_store(path: Path, clock: Clock | None = None) -> SQLiteStore:
+def open_sqlite_store(path: Path, clock: Clock | None = None) -> SQLiteStore:
     """Open the SQLite store at ``path``: checked, in WAL mode and migrated.
 
     A missing file is created. A file that is not a healthy SQLite database raises

@@ -14,7 +14,7 @@ from starlette.exceptions import StarletteDeprecationWarning
 
 from setpoint.api.app import create_app
 from setpoint.clock import ManualClock
-from setpoint.knowledge.sqlite import SQLiteStore, open_store
+from setpoint.knowledge.sqlite import SQLiteStore, open_sqlite_store
 from setpoint.model import (
     Decision,
     GateMode,
@@ -74,7 +74,7 @@ def decision(
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[SQLiteStore]:
-    with open_store(tmp_path / "setpoint.db", ManualClock(T0 + 9000)) as store:
+    with open_sqlite_store(tmp_path / "setpoint.db", ManualClock(T0 + 9000)) as store:
         store.incidents.save(
             Incident("inc-web", "service:web", T0, IncidentStatus.OPEN, ("service.down",))
         )

@@ -16,7 +16,7 @@ from typer.testing import CliRunner, Result
 
 from setpoint.cli.main import app
 from setpoint.config import load_config
-from setpoint.knowledge.sqlite import open_store
+from setpoint.knowledge.sqlite import open_sqlite_store
 from setpoint.model import (
     AuditEntry,
     Decision,
@@ -50,7 +50,7 @@ def invoke(*args: str | Path, env: dict[str, str] | None = None) -> Result:
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     """A data dir whose store holds one healed incident and one resolved one."""
-    with open_store(tmp_path / "setpoint.db") as store:
+    with open_sqlite_store(tmp_path / "setpoint.db") as store:
         store.incidents.save(
             Incident("inc-web", "service:web", T0, IncidentStatus.OPEN, ("service.unhealthy",))
         )

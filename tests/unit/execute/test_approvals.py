@@ -15,7 +15,7 @@ from setpoint.errors import ApprovalError, ApprovalNotFound
 from setpoint.execute.approvals import ApprovalDesk
 from setpoint.execute.approvals_notify import WebhookNotifier
 from setpoint.execute.audit import Auditor
-from setpoint.knowledge.sqlite import open_store
+from setpoint.knowledge.sqlite import open_sqlite_store
 from setpoint.knowledge.writer import StoreWriter
 from setpoint.model import ApprovalStatus, Decision, GateMode, Verdict, VerdictStatus, new_id
 from tests.unit.execute.webhook_server import webhook_server
@@ -25,7 +25,7 @@ TTL = 900.0
 
 class Desk:
     def __init__(self, tmp: Path, notifier: WebhookNotifier | None = None) -> None:
-        self.store = open_store(tmp / "knowledge.db")
+        self.store = open_sqlite_store(tmp / "knowledge.db")
         self.writer = StoreWriter(self.store)
         self.clock = ManualClock(time.time())
         self.desk = ApprovalDesk(self.writer, Auditor(self.writer), self.clock, TTL, notifier)

@@ -27,7 +27,7 @@ from setpoint.execute.executor import Executor, RunResult
 from setpoint.execute.gate import SafetyGate
 from setpoint.execute.service_restart import ServiceRestart
 from setpoint.knowledge.base import DecisionRecord
-from setpoint.knowledge.sqlite import SQLiteStore, open_store
+from setpoint.knowledge.sqlite import SQLiteStore, open_sqlite_store
 from setpoint.knowledge.writer import StoreWriter
 from setpoint.model import GateMode, Outcome, Symptom, SymptomState
 from setpoint.monitor.service_watch import DOWN, UNHEALTHY, ServiceWatch
@@ -56,7 +56,7 @@ class Rig:
 
     def __init__(self, tmp: Path, mode: GateMode, budget: int, code: str) -> None:
         tmp.mkdir()
-        self.store: SQLiteStore = open_store(tmp / "knowledge.db")
+        self.store: SQLiteStore = open_sqlite_store(tmp / "knowledge.db")
         self.writer = StoreWriter(self.store)
         config = ServiceConfig(command=[PY, "-c", code], stop_timeout=2.0, verify_timeout=5.0)
         ledger = ChildLedger(tmp / "children.json")

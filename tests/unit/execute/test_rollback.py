@@ -31,7 +31,7 @@ from setpoint.execute.gate import PAUSE_FILE, KillSwitch, SafetyGate
 from setpoint.execute.process_renice import niceness, threads
 from setpoint.execute.rollback import HarmPolicy
 from setpoint.execute.rollback_metrics import ServiceMetrics
-from setpoint.knowledge.sqlite import SQLiteStore, open_store
+from setpoint.knowledge.sqlite import SQLiteStore, open_sqlite_store
 from setpoint.knowledge.writer import StoreWriter
 from setpoint.model import GateMode, Symptom
 from setpoint.monitor.probes import probe_from_config
@@ -76,7 +76,7 @@ class Rig:
         config = ServiceConfig(command=argv, probe=probe, stop_timeout=2.0)
         self.handle = SupervisedProcess("web", config, tmp / "services", ChildLedger(tmp / "c"))
         self.watch = ServiceWatch(self.handle, config, probe_from_config(probe), lambda s: None)
-        self.store: SQLiteStore = open_store(tmp / "knowledge.db")
+        self.store: SQLiteStore = open_sqlite_store(tmp / "knowledge.db")
         self.writer = StoreWriter(self.store)
         self.clock = ManualClock(time.time())
         self.switch = KillSwitch(tmp / PAUSE_FILE)

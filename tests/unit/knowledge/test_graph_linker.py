@@ -13,7 +13,7 @@ from setpoint.daemon import Agent
 from setpoint.events.base import INCIDENTS, OUTCOMES
 from setpoint.knowledge.graph import EdgeKind, NodeKind
 from setpoint.knowledge.graph_linker import GraphLinker, problem_node, solution_node
-from setpoint.knowledge.sqlite import SQLiteStore, open_store
+from setpoint.knowledge.sqlite import SQLiteStore, open_sqlite_store
 from setpoint.model import (
     Decision,
     GateMode,
@@ -33,7 +33,7 @@ INCIDENT = Incident(
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[SQLiteStore]:
-    opened = open_store(tmp_path / "k.db")
+    opened = open_sqlite_store(tmp_path / "k.db")
     yield opened
     opened.close()
 

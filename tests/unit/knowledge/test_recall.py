@@ -9,7 +9,7 @@ from setpoint.knowledge.embedders.base import Embedder, create_embedder
 from setpoint.knowledge.graph import EdgeKind, NodeKind
 from setpoint.knowledge.graph_linker import problem_node
 from setpoint.knowledge.recall import Recall
-from setpoint.knowledge.sqlite import SQLiteStore, open_store
+from setpoint.knowledge.sqlite import SQLiteStore, open_sqlite_store
 from setpoint.model import Incident, Symptom
 
 RUNBOOKS = Path(__file__).parents[2] / "fixtures" / "runbooks"
@@ -22,7 +22,7 @@ def wordllama() -> Embedder:
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[SQLiteStore]:
-    opened = open_store(tmp_path / "k.db")
+    opened = open_sqlite_store(tmp_path / "k.db")
     yield opened
     opened.close()
 

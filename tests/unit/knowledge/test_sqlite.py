@@ -27,7 +27,7 @@ from setpoint.knowledge.migrate import (
     load_migrations,
     split_statements,
 )
-from setpoint.knowledge.sqlite import SQLiteStore, open_store
+from setpoint.knowledge.sqlite import SQLiteStore, open_sqlite_store
 from setpoint.model import (
     AuditEntry,
     Decision,
@@ -76,7 +76,7 @@ def path(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def store(path: Path) -> Iterator[SQLiteStore]:
-    opened = open_store(path)
+    opened = open_sqlite_store(path)
     yield opened
     opened.close()
 
@@ -92,17 +92,17 @@ def test_file_is_in_wal_mode(store: SQLiteStore, path: Path) -> None:
 
 def test_migrations_are_recorded_once(path: Path) -> None:
     for _ in range(2):
-        open_store(path).close()
+        open_sqlite_store(path).close()
     expected = [(m.version, m.name) for m in load_migrations("sqlite")]
     assert raw(path, "SELECT version, name FROM schema_migrations") == expected
     assert expected[:2] == [(1, "initial"), (2, "rollups")]
 
 
 def test_newer_schema_is_refused(path: Path) -> None:
-    open_store(path).close()
+    open_sqlite_store(path).close()
     raw(path, "INSERT INTO schema_migrations VALUES (99, 'future', 0)")
     with pytest.raises(KnowledgeError, match="schema version 99 is newer") as caught:
-        open_store(path)
+        open_sqlite_store(path)
     assert str(path) in str(caught.value)
 
 
@@ -219,7 +219,7 @@ def test_unreadable_row_is_a_knowledge_error(store: SQLiteStore, path: Path) -> 
 
 
 def test_close_closes_the_connections_of_every_thread(path: Path) -> None:
-    store = open_store(path)
+    store = open_sqlite_store(path)
     threads = [threading.Thread(target=store.samples.query) for _ in range(3)]
     for thread in threads:
         thread.start()
@@ -237,7 +237,7 @@ def test_close_closes_the_connections_of_every_thread(path: Path) -> None:
 def test_missing_directory_names_the_path(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere" / "setpoint.db"
     with pytest.raises(KnowledgeError) as caught:
-        open_store(missing)
+        open_sqlite_store(missing)
     assert str(missing) in str(caught.value)
 
 
@@ -245,14 +245,14 @@ def test_garbage_file_is_refused_and_left_untouched(path: Path) -> None:
     garbage = b"this is not an SQLite database\n" * 200
     path.write_bytes(garbage)
     with pytest.raises(KnowledgeError, match="not a usable SQLite database") as caught:
-        open_store(path)
+        open_sqlite_store(path)
     assert str(path) in str(caught.value)
     assert path.read_bytes() == garbage
     assert sorted(p.name for p in path.parent.iterdir()) == [path.name]
 
 
 def test_damaged_page_is_refused_and_left_untouched(path: Path) -> None:
-    with open_store(path) as store:
+    with open_sqlite_store(path) as store:
         store.samples.append([Sample("load", float(i), float(i)) for i in range(5000)])
     data = bytearray(path.read_bytes())
     page_size = int.from_bytes(data[16:18], "big")
@@ -260,7 +260,7 @@ def test_damaged_page_is_refused_and_left_untouched(path: Path) -> None:
     data[middle : middle + page_size] = b"\x5a" * page_size
     path.write_bytes(bytes(data))
     with pytest.raises(KnowledgeError, match="left as it is") as caught:
-        open_store(path)
+        open_sqlite_store(path)
     assert str(path) in str(caught.value)
     assert path.read_bytes() == bytes(data)
 
@@ -269,10 +269,10 @@ CHILD = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from setpoint.knowledge.sqlite import open_store
+    from setpoint.knowledge.sqlite import open_sqlite_store
     from setpoint.model import Decision, GateMode, Sample, Verdict, VerdictStatus
 
-    store = open_store(Path(sys.argv[1]))
+    store = open_sqlite_store(Path(sys.argv[1]))
     for i in range(int(sys.argv[2])):
         store.decisions.record(Decision(
             id=f"d{i}", ts=float(i), trigger="t", entity="host", incident_id=None,
@@ -321,7 +321,7 @@ def test_committed_decisions_survive_sigkill_mid_writes(path: Path) -> None:
                 elif line.startswith("samples"):
                     sample_batches += 1
                     # Another process reads while this one writes, as the CLI does.
-                    with open_store(path) as concurrent:
+                    with open_sqlite_store(path) as concurrent:
                         assert len(concurrent.decisions.list(DecisionFilter(limit=100))) == count
             assert child.poll() is None, "the writer stopped before it was killed"
         finally:
@@ -331,7 +331,7 @@ def test_committed_decisions_survive_sigkill_mid_writes(path: Path) -> None:
         assert child.returncode == -signal.SIGKILL
     assert decisions == [f"d{i}" for i in range(count)]
 
-    with open_store(path) as reopened:
+    with open_sqlite_store(path) as reopened:
         records = reopened.decisions.list(DecisionFilter(limit=count + 10))
         assert sorted(r.id for r in records) == sorted(decisions)
         assert len(reopened.samples.query(key="load", limit=10_000)) >= 2 * 20 * 60

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from setpoint.errors import KnowledgeError
-from setpoint.knowledge.sqlite import open_store
+from setpoint.knowledge.sqlite import open_sqlite_store
 from setpoint.knowledge.sqlite_connection import WAL_AUTOCHECKPOINT_PAGES, Checkpointer
 
 
@@ -57,7 +57,7 @@ def test_a_checkpointer_that_cannot_connect_logs_and_stops(
 
 
 def test_store_connections_leave_checkpoints_to_the_checkpointer(tmp_path: Path) -> None:
-    with open_store(tmp_path / "k.db") as store:
+    with open_sqlite_store(tmp_path / "k.db") as store:
         with store.db.read("autocheckpoint") as conn:
             pages = conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
         assert pages == WAL_AUTOCHECKPOINT_PAGES

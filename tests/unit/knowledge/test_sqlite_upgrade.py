@@ -8,7 +8,7 @@ from pathlib import Path
 
 from setpoint.knowledge.base import DecisionFilter
 from setpoint.knowledge.migrate import apply_sqlite_migrations, load_migrations
-from setpoint.knowledge.sqlite import open_store
+from setpoint.knowledge.sqlite import open_sqlite_store
 from setpoint.model import Decision, GateMode, Sample, Verdict, VerdictStatus
 
 
@@ -24,7 +24,7 @@ def test_upgrade_from_0001_keeps_samples_in_their_order(tmp_path: Path) -> None:
         )
     finally:
         conn.close()
-    with open_store(path) as store:
+    with open_sqlite_store(path) as store:
         assert [s.series for s in store.samples.query()] == ["b", "a", "c"]
         store.samples.append([Sample("a", 4.0, 5.0)])
         assert [s.value for s in store.samples.query()] == [1.0, 2.0, 3.0, 4.0]
@@ -33,7 +33,7 @@ def test_upgrade_from_0001_keeps_samples_in_their_order(tmp_path: Path) -> None:
 def test_online_backup_while_the_agent_writes(tmp_path: Path) -> None:
     path, copy = tmp_path / "setpoint.db", tmp_path / "backup.db"
     stop = threading.Event()
-    with open_store(path) as store:
+    with open_sqlite_store(path) as store:
 
         def write() -> None:
             for i in range(2000):
@@ -63,7 +63,7 @@ def test_online_backup_while_the_agent_writes(tmp_path: Path) -> None:
             writer.join(timeout=30.0)
         assert not writer.is_alive()
     # The copy is a complete store of its own, in rollback-journal mode.
-    with open_store(copy) as restored:
+    with open_sqlite_store(copy) as restored:
         ids = [r.id for r in restored.decisions.list(DecisionFilter(limit=5000))]
         assert ids == [f"d{i}" for i in reversed(range(len(ids)))]
     conn = sqlite3.connect(copy)
