@@ -140,11 +140,24 @@ class ServiceConfig(Section):
 
 
 class When(Section):
-    """Which symptoms a playbook answers."""
+    """Which symptoms a playbook answers, and how long one must stand before it acts.
+
+    ``for`` (as in a Prometheus alert rule) lets a passing excursion, such as a 5 s CPU
+    burst, clear by itself: the playbook acts only on a symptom still firing that long
+    after it started.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
     symptom: str = Field(min_length=1)
     service: str | None = None
     entity: str | None = None
+    series: str | None = Field(
+        None, min_length=1, description="the symptom's evidence series, e.g. service.cpu_percent"
+    )
+    for_: Duration | None = Field(
+        None, alias="for", gt=0, description="how long the symptom must fire before acting"
+    )
 
 
 class ActionStep(BaseModel):
@@ -239,12 +252,19 @@ class FlapConfig(Section):
 
 
 class BlastRadiusConfig(Section):
-    """How much may be in action at once: overall, per service group, share of a group."""
+    """How much may be in action at once: overall, per service group, share of a group.
+
+    An action that would exceed it waits up to ``wait`` for a slot (while its symptom
+    still fires) before it is refused.
+    """
 
     max_concurrent: int = Field(4, ge=1, description="actions in flight on the whole host")
     max_per_group: int | None = Field(None, ge=1, description="actions in flight per group")
     max_group_fraction: float = Field(
         0.5, gt=0, le=1, description="share of a group's members in action (at least one)"
+    )
+    wait: Duration = Field(
+        300.0, ge=0, description="how long an action waits for a blast-radius slot"
     )
 
 

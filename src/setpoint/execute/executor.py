@@ -2,17 +2,19 @@
 
 Decisions and outcomes are also published on the bus, for learning to listen to.
 
-For each proposal: wait out the target's cooldown or flap backoff, check the symptom
-still stands, ask the gate, preview, record the decision and the verdict, then (if
-allowed) apply, verify and record the outcome, rolling back a reversible action that
-failed verification or made its target worse (:mod:`setpoint.execute.rollback_guard`). In
-approve mode the decision waits at the :class:`~setpoint.execute.approvals.ApprovalDesk`
-and runs when a human approves it. One action at a time per target.
+For each proposal: wait out the target's cooldown, flap backoff, rate limit and a
+blast-radius slot, check the symptom still stands, ask the gate, preview, record the
+decision and the verdict, then (if allowed) apply, verify and record the outcome,
+rolling back a reversible action that failed verification or made its target worse
+(:mod:`setpoint.execute.rollback_guard`). In approve mode the decision waits at the
+:class:`~setpoint.execute.approvals.ApprovalDesk` and runs when a human approves it.
+One action at a time per target.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import defaultdict
@@ -25,7 +27,7 @@ from setpoint.events.base import DECISIONS, EventBus
 from setpoint.execute.approvals import ApprovalDesk
 from setpoint.execute.audit import Auditor
 from setpoint.execute.base import Actuator, Reversible
-from setpoint.execute.gate import SafetyGate
+from setpoint.execute.gate import Permit, SafetyGate
 from setpoint.execute.rollback import HarmPolicy, TargetMetrics, harm_policies
 from setpoint.execute.rollback_guard import Job, RollbackGuard, RunResult
 from setpoint.knowledge.writer import StoreWriter
@@ -81,6 +83,7 @@ class Executor:
         self.counts: defaultdict[str, int] = defaultdict(int)
         self.guard = RollbackGuard(bus, writer, self.audit, on_escalate, self.counts)
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._slot_freed = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def run(self, proposals: Sequence[Proposal], incident_id: str | None) -> RunResult:
@@ -92,16 +95,50 @@ class Executor:
                 break
         return result
 
-    async def _wait(self, action: str, target: str, decision_id: str | None = None) -> None:
-        wait, why = self.gate.wait_before(action, target)
+    async def _wait(
+        self,
+        action: str,
+        target: str,
+        decision_id: str | None = None,
+        wanted: Callable[[], bool] = lambda: True,
+    ) -> None:
+        """Wait out what would only refuse the action for now: cooldown, backoff, rate, blast.
+
+        The blast-radius wait ends when a slot frees, when the action is no longer
+        ``wanted`` (checked every second) or after ``blast_radius.wait``; the gate then
+        judges as usual.
+        """
+        try:
+            cls = self.actuators.get(action)
+        except PluginError:
+            return
+        wait, why = self.gate.wait_before(action, target, cls.risk)
         if wait > 0:
             self.audit(why, target, decision_id, wait_s=round(wait, 3))
             await asyncio.sleep(wait)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.gate.config.blast_radius.wait
+        refusal = self.gate.blast_refusal(target, cls.blast)
+        if refusal is not None:
+            self.audit("blast-wait", target, decision_id, reason=refusal)
+        while refusal is not None and wanted() and loop.time() < deadline:
+            freed = self._slot_freed
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(freed.wait(), min(1.0, max(0.0, deadline - loop.time())))
+            refusal = self.gate.blast_refusal(target, cls.blast)
+
+    def release(self, permit: Permit) -> None:
+        """Give the permit's blast-radius slot back and wake actions waiting for one."""
+        self.gate.release(permit)
+        freed, self._slot_freed = self._slot_freed, asyncio.Event()
+        freed.set()
 
     async def _run_one(self, proposal: Proposal, incident_id: str | None) -> RunResult:
         target = proposal.target
         async with self._locks[target]:
-            await self._wait(proposal.action, target)
+            await self._wait(
+                proposal.action, target, wanted=lambda: self.still_firing(proposal.symptom)
+            )
             if not self.still_firing(proposal.symptom):
                 self.audit("skipped", target, None, reason="symptom cleared before acting")
                 return RunResult.SKIPPED
@@ -116,7 +153,13 @@ class Executor:
         actuator: Actuator = cls(config)
         limits = getattr(cls, "constraints", ())
         verdict = self.gate.judge(
-            action, target, actuator.risk, params=config, limits=limits, approved=approved
+            action,
+            target,
+            actuator.risk,
+            blast=actuator.blast,
+            params=config,
+            limits=limits,
+            approved=approved,
         )
         return actuator, self.context_for(target), verdict
 
@@ -128,7 +171,11 @@ class Executor:
     async def _decide_and_act(self, proposal: Proposal, incident_id: str | None) -> RunResult:
         target, action = proposal.target, proposal.action
         actuator, ctx, verdict = self._judge(action, target, proposal.params)
-        permit = self.gate.admit(action, target, actuator.risk) if verdict.allowed else None
+        permit = (
+            self.gate.admit(action, target, actuator.risk, actuator.blast)
+            if verdict.allowed
+            else None
+        )
         try:
             preview = ""
             if verdict.status is not VerdictStatus.OBSERVE:
@@ -170,7 +217,7 @@ class Executor:
             return await self.guard.apply(job, actuator, ctx, before, self.metrics, policy)
         finally:
             if permit is not None:
-                self.gate.release(permit)
+                self.release(permit)
 
     def _record_verdict(
         self,
@@ -235,7 +282,11 @@ class Executor:
             except (PluginError, ValueError) as exc:
                 self.audit("apply-failed", target, decision_id, actor=by, error=str(exc))
                 return
-            permit = self.gate.admit(action, target, actuator.risk) if verdict.allowed else None
+            permit = (
+                self.gate.admit(action, target, actuator.risk, actuator.blast)
+                if verdict.allowed
+                else None
+            )
             try:
                 self._record_verdict(verdict, target, decision_id, action, record.playbook, by)
                 if verdict.status is VerdictStatus.ESCALATE:
@@ -248,7 +299,7 @@ class Executor:
                 await self.guard.apply(job, actuator, ctx, before, self.metrics, policy)
             finally:
                 if permit is not None:
-                    self.gate.release(permit)
+                    self.release(permit)
 
     async def aclose(self) -> None:
         """Stop approved runs still in progress and wait for pending notifications."""

@@ -22,7 +22,7 @@ from setpoint.clock import ManualClock
 from setpoint.config.models import BudgetConfig, GateConfig, ServiceConfig
 from setpoint.events.base import OUTCOMES
 from setpoint.events.memory import MemoryBus
-from setpoint.execute.base import ActionContext
+from setpoint.execute.base import ActionContext, Blast, Risk
 from setpoint.execute.executor import Executor, RunResult
 from setpoint.execute.gate import SafetyGate
 from setpoint.execute.service_restart import ServiceRestart
@@ -245,3 +245,40 @@ async def test_an_escalate_verdict_calls_on_escalate(rig: Callable[..., Rig]) ->
     assert (record.verdict, record.outcome) == ("escalate", None)
     assert r.events(record.id) == ["verdict:escalate"]
     assert r.handle.pid() == pid and r.handle.starts == 1
+
+
+async def test_a_restart_waits_for_a_host_wide_action_to_finish(
+    rig: Callable[..., Rig],
+) -> None:
+    r = rig(GateMode.AUTO)
+    pid = await started(r)
+    compacting = r.gate.admit("memory.compact", "host", Risk.SAFE, Blast.HOST)
+    symptom = r.symptom()
+
+    run = asyncio.create_task(r.run(symptom))
+    await r.writer.drain()
+    await eventually(lambda: "blast-wait" in r.events())
+    assert not run.done() and r.handle.pid() == pid and r.decisions() == []
+    [waited] = r.store.audit.list()
+    assert waited.detail["reason"] == "blast radius: a host-wide action is in flight"
+
+    r.executor.release(compacting)
+    assert await asyncio.wait_for(run, 20) is RunResult.HEALED
+    [record] = r.decisions()
+    assert record.verdict == "execute" and r.handle.pid() != pid
+
+
+async def test_an_action_no_longer_wanted_stops_waiting_for_a_slot(
+    rig: Callable[..., Rig],
+) -> None:
+    r = rig(GateMode.AUTO)
+    pid = await started(r)
+    r.gate.admit("memory.compact", "host", Risk.SAFE, Blast.HOST)
+    symptom = r.symptom()
+
+    run = asyncio.create_task(r.run(symptom))
+    await eventually(lambda: r.executor.gate.blast_refusal(WEB, Blast.SERVICE) is not None)
+    del r.firing[symptom.id]
+
+    assert await asyncio.wait_for(run, 20) is RunResult.SKIPPED
+    assert r.decisions() == [] and r.handle.pid() == pid

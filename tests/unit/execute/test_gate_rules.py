@@ -17,7 +17,7 @@ from setpoint.config.models import (
     RateLimitsConfig,
     RiskName,
 )
-from setpoint.execute.base import Risk
+from setpoint.execute.base import Blast, Risk
 from setpoint.execute.gate import PAUSE_FILE, HostFacts, KillSwitch, Limit, SafetyGate, Scale
 from setpoint.model import GateMode, VerdictStatus
 
@@ -238,3 +238,36 @@ def test_approval_lifts_the_mode_but_not_the_limits() -> None:
     gate.admit("service.restart", WEB, Risk.DISRUPTIVE)
     again = gate.judge("service.restart", WEB, Risk.DISRUPTIVE, approved=True)
     assert again.status is VerdictStatus.ESCALATE
+
+
+def test_a_host_wide_action_runs_alone() -> None:
+    gate, _ = make()
+    restart = gate.admit("service.restart", WEB, Risk.DISRUPTIVE, Blast.SERVICE)
+    refused = gate.judge("memory.drop_caches", "host", Risk.SAFE, blast=Blast.HOST)
+    assert (refused.rule, refused.reason) == (
+        "blast-radius",
+        "blast radius: a host-wide action runs alone; 1 action(s) in flight",
+    )
+    gate.release(restart)
+    compact = gate.admit("memory.compact", "host", Risk.SAFE, Blast.HOST)
+    assert gate.judge("process.renice", API, Risk.SAFE, blast=Blast.PROCESS).reason == (
+        "blast radius: a host-wide action is in flight"
+    )
+    gate.release(compact)
+    assert gate.judge("process.renice", API, Risk.SAFE, blast=Blast.PROCESS).allowed
+
+
+def test_only_out_of_service_actions_count_against_a_group() -> None:
+    gate, _ = make(groups={WEB: "web", API: "web"})
+    gate.admit("service.restart", WEB, Risk.DISRUPTIVE, Blast.SERVICE)
+    assert gate.judge("process.renice", API, Risk.SAFE, blast=Blast.PROCESS).allowed
+    assert gate.judge("disk.delete", API, Risk.SAFE, blast=Blast.FILES).allowed
+    assert gate.judge("service.restart", API, Risk.DISRUPTIVE).rule == "blast-radius"
+
+
+def test_the_rate_limit_is_waited_for_not_refused() -> None:
+    gate, clock = make(rate_limits=RateLimitsConfig(destructive=RateConfig(count=1, per=60)))
+    gate.admit("process.kill", WEB, Risk.DESTRUCTIVE)
+    clock.advance(15)
+    assert gate.wait_before("process.kill", API, Risk.DESTRUCTIVE) == (45.0, "rate")
+    assert gate.wait_before("process.kill", API, Risk.SAFE) == (0.0, "cooldown")

@@ -77,6 +77,11 @@ class RateLimits:
             f"next in {bucket.wait():.1f}s"
         )
 
+    def wait(self, risk: Risk) -> float:
+        """Seconds until ``risk``'s bucket has a token (0 when it has one or no limit)."""
+        bucket = self._buckets.get(risk)
+        return bucket.wait() if bucket is not None else 0.0
+
     def take(self, risk: Risk) -> None:
         """Spend a token of ``risk``'s bucket (after :meth:`refusal` said there is one)."""
         bucket = self._buckets.get(risk)

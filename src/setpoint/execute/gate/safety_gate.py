@@ -13,7 +13,12 @@ are asked:
 5. the restart budget per target (``budget``: escalate to a human);
 6. the flap backoff per target and action (``backoff``);
 7. the token bucket of the action's risk class (``rate``);
-8. the blast radius, overall and per group (``blast-radius``).
+8. the blast radius, by how far the actuator declares its effect reaches: overall,
+   host-wide actions alone, out-of-service actions per group (``blast-radius``).
+
+The executor waits out what is only a matter of time (cooldown, backoff, a rate token,
+a blast-radius slot; :meth:`wait_before`, :meth:`blast_refusal`) before it asks, so a
+transient limit delays a remediation instead of dropping it.
 
 :meth:`admit` then spends what an allowed action uses (budget, token, flap streak,
 a blast-radius slot) before the first ``await``, so two actions cannot both take the
@@ -28,7 +33,7 @@ from typing import Any
 
 from setpoint.clock import Clock
 from setpoint.config.models import GateConfig
-from setpoint.execute.base import Risk
+from setpoint.execute.base import Blast, Risk
 from setpoint.execute.gate.blast import BlastRadius
 from setpoint.execute.gate.budget import TargetBudget
 from setpoint.execute.gate.constraints import HostFacts, Limit, check_limits, effective_limits
@@ -52,6 +57,7 @@ class Permit:
     action: str
     target: str
     risk: Risk
+    blast: Blast
 
 
 class SafetyGate:
@@ -94,11 +100,12 @@ class SafetyGate:
         target: str,
         risk: Risk,
         *,
+        blast: Blast = Blast.SERVICE,
         params: object = None,
         limits: Sequence[Limit] = (),
         approved: bool = False,
     ) -> Verdict:
-        """The verdict for ``action`` with ``params`` on ``target`` now."""
+        """The verdict for ``action`` (reaching ``blast``) with ``params`` on ``target`` now."""
         paused = self.switch.state() if self.switch is not None else None
         choice = resolve_mode(self.mode, self.config, action, risk)
         mode = choice.mode
@@ -116,14 +123,16 @@ class SafetyGate:
         if mode is GateMode.DRY_RUN or (mode is GateMode.APPROVE and not approved):
             return self._held(mode, choice.describe())
         prefix = choice.describe() + ("; approved" if approved else "")
-        return self._limits(action, target, risk, mode, prefix)
+        return self._limits(action, target, risk, blast, mode, prefix)
 
     @staticmethod
     def _held(mode: GateMode, described: str) -> Verdict:
         status, why = _HELD[mode]
         return Verdict(status, mode, f"{described}: {why}", "mode")
 
-    def _limits(self, action: str, target: str, risk: Risk, mode: GateMode, prefix: str) -> Verdict:
+    def _limits(
+        self, action: str, target: str, risk: Risk, blast: Blast, mode: GateMode, prefix: str
+    ) -> Verdict:
         """Budget, backoff, rate and blast radius, for an action that may otherwise run."""
         if risk is not Risk.SAFE:
             exhausted = self.budget.exhausted(target, risk.value)
@@ -139,7 +148,7 @@ class SafetyGate:
         refused = self.rates.refusal(risk)
         if refused is not None:
             return Verdict(VerdictStatus.REFUSED, mode, refused, "rate")
-        refused = self.blast.refusal(target)
+        refused = self.blast.refusal(target, blast)
         if refused is not None:
             return Verdict(VerdictStatus.REFUSED, mode, refused, "blast-radius")
         if risk is Risk.SAFE:
@@ -149,18 +158,27 @@ class SafetyGate:
         reason = f"{prefix}; {risk.value} action {used + 1} of {count} allowed"
         return Verdict(VerdictStatus.EXECUTE, mode, reason)
 
-    def wait_before(self, action: str, target: str) -> tuple[float, str]:
-        """Seconds the executor should wait before asking, and why (cooldown or backoff).
+    def wait_before(self, action: str, target: str, risk: Risk | None = None) -> tuple[float, str]:
+        """Seconds the executor should wait before asking, and why.
 
-        Nothing is waited for while the budget is spent: the verdict will escalate.
+        The target's cooldown, the action's flap backoff and, given the action's
+        ``risk``, the time until its rate limit has a token: waiting these out instead
+        of being refused keeps a transient limit from dropping a remediation. Nothing
+        is waited for while the budget is spent: the verdict will escalate.
         """
         if self.budget.exhausted(target, "") is not None:
             return 0.0, ""
-        cooldown = self.budget.cooldown(target)
-        backoff, _ = self.flap.backoff(target, action)
-        if backoff > cooldown:
-            return backoff, "backoff"
-        return cooldown, "cooldown"
+        waits = [
+            (self.budget.cooldown(target), "cooldown"),
+            (self.flap.backoff(target, action)[0], "backoff"),
+        ]
+        if risk is not None:
+            waits.append((self.rates.wait(risk), "rate"))
+        return max(waits, key=lambda w: w[0])
+
+    def blast_refusal(self, target: str, blast: Blast) -> str | None:
+        """Why an action of reach ``blast`` on ``target`` must wait for others to end."""
+        return self.blast.refusal(target, blast)
 
     def cooldown_remaining(self, target: str) -> float:
         """Seconds until the target's cooldown after its last action ends."""
@@ -170,17 +188,17 @@ class SafetyGate:
         """Count an action applied to ``target`` against its budget and cooldown."""
         self.budget.record(target)
 
-    def admit(self, action: str, target: str, risk: Risk) -> Permit:
+    def admit(self, action: str, target: str, risk: Risk, blast: Blast = Blast.SERVICE) -> Permit:
         """Spend what an allowed action uses; call right after an EXECUTE verdict."""
         self.budget.record(target)
         self.rates.take(risk)
         self.flap.record(target, action)
-        self.blast.enter(target)
-        return Permit(action, target, risk)
+        self.blast.enter(target, blast)
+        return Permit(action, target, risk, blast)
 
     def release(self, permit: Permit) -> None:
         """The admitted action is over: give back its blast-radius slot."""
-        self.blast.leave(permit.target)
+        self.blast.leave(permit.target, permit.blast)
 
     def status(self) -> dict[str, Any]:
         """The gate's state for ``GET /status``."""
