@@ -192,10 +192,10 @@ class LogTail:
                 stamp = parse_log_time(match["ts"]) if match else None
                 self.lines.append(LogLine(now, stamp, level, text))
 
-    def first_error_since(self, since: float) -> LogLine | None:
+    def first_error_since(self, since: float, check: str = "victim") -> LogLine | None:
         with self._lock:
             for line in self.lines:
-                if line.seen_wall >= since and line.level == "error" and "'victim'" in line.text:
+                if line.seen_wall >= since and line.level == "error" and f"'{check}'" in line.text:
                     return line
         return None
 
