@@ -28,22 +28,25 @@ def server_or_skip() -> str:
     return SERVER
 
 
-def run(sql: str, schema: str | None = None) -> list[tuple[object, ...]]:
-    """Run one statement on the test server, in ``schema`` when given."""
+def run(sql: str, schema: str | None = None, server: str = SERVER) -> list[tuple[object, ...]]:
+    """Run one statement on the test server (or ``server``), in ``schema`` when given."""
     import psycopg
 
     options = f"-c search_path={schema}" if schema else ""
-    with psycopg.connect(SERVER, autocommit=True, options=options) as conn:
+    with psycopg.connect(server, autocommit=True, options=options) as conn:
         cursor = conn.execute(sql.encode())
         return list(cursor.fetchall()) if cursor.description else []
 
 
 @contextmanager
-def throwaway_schema() -> Iterator[tuple[str, str]]:
-    """Yield ``(store URL, schema name)`` for a new schema, dropped on the way out."""
-    server = server_or_skip()
+def throwaway_schema(server: str | None = None) -> Iterator[tuple[str, str]]:
+    """Yield ``(store URL, schema name)`` for a new schema, dropped on the way out.
+
+    The schema is on the test server, or on ``server`` when given.
+    """
+    server = server or server_or_skip()
     schema = f"sp_test_{uuid.uuid4().hex[:12]}"
     try:
         yield f"{server}?schema={schema}", schema
     finally:
-        run(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        run(f"DROP SCHEMA IF EXISTS {schema} CASCADE", server=server)

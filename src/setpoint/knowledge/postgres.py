@@ -4,8 +4,9 @@ Open it with :func:`open_postgres_store` or ``open_store("postgresql://...")``. 
 schema (``?schema=`` in the URL, ``setpoint`` by default) is created if missing and
 migrated with the same numbered files as SQLite plus their ``.postgresql.sql``
 variants. At open the store looks for the TimescaleDB and pgvector extensions and
-records which the server offers in ``features``; this version uses plain tables and
-indexes either way.
+records which the server offers in ``features``. With pgvector, the knowledge graph's
+similarity search runs in SQL (:mod:`~setpoint.knowledge.pgvector_search`); without it,
+in memory as on SQLite. TimescaleDB is not used yet: samples stay in plain tables.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from setpoint.errors import KnowledgeError
 from setpoint.knowledge.migrate import VERSIONS_TABLE, Migration, load_migrations
 from setpoint.knowledge.postgres_connection import PostgresConnection, PostgresConnections
 from setpoint.knowledge.postgres_url import PostgresTarget
+from setpoint.knowledge.repositories.graph import Graph
 from setpoint.knowledge.store import SQLStore
+from setpoint.knowledge.vector_search import InMemorySearch, VectorSearch
 
 logger = logging.getLogger(__name__)
 
@@ -109,13 +112,14 @@ class PostgresStore(SQLStore):
         return f"PostgresStore({self.target.label!r})"
 
     def open(self) -> None:
-        """Connect, create and migrate the schema, and note which extensions exist."""
+        """Connect, create and migrate the schema, note the extensions, choose the search."""
         conn = self._connections.start()
         try:
             applied = apply_postgres_migrations(
                 conn, self.schema, load_migrations("postgresql"), self.clock.time()
             )
             self.features = _features(conn)
+            search = self._choose_search(conn)
         except (psycopg.Error, KnowledgeError) as exc:
             self._connections.close()
             raise self._connections.error("cannot migrate", exc) from exc
@@ -123,11 +127,33 @@ class PostgresStore(SQLStore):
             logger.info("%s: applied migrations %s", self.target.label, applied)
         missing = sorted(set(KNOWN_EXTENSIONS) - self.features)
         logger.info(
-            "%s: extensions available: %s; not available: %s (plain tables and indexes)",
+            "%s: extensions available: %s; not available: %s; similarity search: %s",
             self.target.label,
             ", ".join(sorted(self.features)) or "none",
             ", ".join(missing) or "none",
+            "in memory" if search is None else "pgvector",
         )
+        if search is not None:
+            self.graph = Graph(self._connections, self.clock, search)
+
+    def _choose_search(self, conn: PostgresConnection) -> VectorSearch | None:
+        """The pgvector search when the server has (or may install) it; None: in memory."""
+        if "vector" not in self.features:
+            return None
+        try:
+            from setpoint.knowledge.pgvector_search import PgvectorSearch, enable_pgvector
+        except ImportError as exc:
+            logger.warning(
+                "%s: the server has pgvector but %s; install the pg extra"
+                " (pip install 'setpoint[pg]') to search there",
+                self.target.label,
+                exc,
+            )
+            return None
+        schema = enable_pgvector(conn)
+        if schema is None:
+            return None
+        return PgvectorSearch(self._connections, schema, InMemorySearch(self._connections))
 
 
 def open_postgres_store(url: str, clock: Clock | None = None) -> PostgresStore:

@@ -19,12 +19,14 @@ from setpoint.knowledge.base import (
     SymptomRepository,
 )
 from setpoint.knowledge.database import Database
+from setpoint.knowledge.detector_state import DetectorStateRepository
 from setpoint.knowledge.graph import GraphRepository
 from setpoint.knowledge.patterns import PatternRepository
 from setpoint.knowledge.predictions import PredictionRepository
 from setpoint.knowledge.repositories.approvals import Approvals
 from setpoint.knowledge.repositories.audit import Audit
 from setpoint.knowledge.repositories.decisions import Decisions
+from setpoint.knowledge.repositories.detector_state import DetectorStates
 from setpoint.knowledge.repositories.graph import Graph
 from setpoint.knowledge.repositories.incidents import Incidents
 from setpoint.knowledge.repositories.patterns import Patterns
@@ -61,6 +63,7 @@ class SQLStore:
         self.graph: GraphRepository = Graph(db, clock)
         self.approvals: ApprovalRepository = Approvals(db)
         self.predictions: PredictionRepository = Predictions(db)
+        self.detector_state: DetectorStateRepository = DetectorStates(db)
 
     def close(self) -> None:
         """Finish and release every connection the store opened."""

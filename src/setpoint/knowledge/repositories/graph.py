@@ -1,23 +1,17 @@
 """The knowledge graph: nodes, typed edges, outcome counts and similarity search.
 
 Written once against :class:`~setpoint.knowledge.database.Database`, so SQLite and
-PostgreSQL run the same statements. Embeddings are stored as base64 float32 text and
-searched in memory: the first search of an embedder's vectors loads them into a
-:class:`~setpoint.knowledge.vector_index.VectorIndex`, and each later search first
-loads only the rows embedded since (by ``embedded_seq``), whichever process wrote them.
+PostgreSQL run the same statements. Embeddings are stored as base64 float32 text; a
+:class:`~setpoint.knowledge.vector_search.VectorSearch` finds the nearest ones (in
+memory by default, in SQL where the store chose pgvector).
 """
 
 from __future__ import annotations
 
-import base64
-import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
 from setpoint.clock import Clock
-from setpoint.errors import KnowledgeError
 from setpoint.knowledge.database import Database, where_clause
 from setpoint.knowledge.graph import (
     Edge,
@@ -29,7 +23,7 @@ from setpoint.knowledge.graph import (
     Vector,
 )
 from setpoint.knowledge.json_columns import object_from_json, to_json
-from setpoint.knowledge.vector_index import VectorIndex
+from setpoint.knowledge.vector_search import InMemorySearch, VectorSearch, encode_vector
 from setpoint.model import OutcomeStatus
 
 _SAME_TEXT = "graph_nodes.title = excluded.title AND graph_nodes.body = excluded.body"
@@ -56,24 +50,6 @@ ON CONFLICT (src, dst, kind) DO UPDATE SET
 """
 
 _NODE_COLUMNS = "id, kind, title, body, attrs, created_at, updated_at"
-
-
-def encode_vector(vector: Vector) -> str:
-    """The stored text of a vector: base64 of its little-endian float32 bytes.
-
-    >>> encode_vector(np.array([1.0, 0.5], dtype=np.float32))
-    'AACAPwAAAD8='
-    """
-    return base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode("ascii")
-
-
-def decode_vector(text: str) -> Vector:
-    """The vector :func:`encode_vector` stored.
-
-    >>> decode_vector("AACAPwAAAD8=").tolist()
-    [1.0, 0.5]
-    """
-    return np.frombuffer(base64.b64decode(text), dtype="<f4").astype(np.float32)
 
 
 def _node(row: Mapping[str, Any]) -> Node:
@@ -103,16 +79,16 @@ def _edge(row: Mapping[str, Any]) -> Edge:
 
 
 class Graph:
-    """The ``graph_nodes`` and ``graph_edges`` tables, and an in-memory index per embedder.
+    """The ``graph_nodes`` and ``graph_edges`` tables, searched by ``search``.
 
-    Timestamps (``created_at``, ``updated_at``) are the store clock's, not the caller's.
+    ``search`` defaults to an in-memory index per embedder. Timestamps (``created_at``,
+    ``updated_at``) are the store clock's, not the caller's.
     """
 
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, search: VectorSearch | None = None) -> None:
         self._db = db
         self._clock = clock
-        self._lock = threading.Lock()
-        self._indexes: dict[str, tuple[VectorIndex, int]] = {}
+        self.search: VectorSearch = search or InMemorySearch(db)
 
     def upsert_node(self, node: Node) -> None:
         """Insert or update a node; a changed title or body drops its embedding."""
@@ -223,15 +199,8 @@ class Graph:
         exclude: Sequence[str] = (),
     ) -> list[Match]:
         """The nodes nearest to ``vector`` among those ``embedder`` embedded, best first."""
-        index = self._index(embedder)
-        if index is None:
-            return []
-        if vector.shape != (index.dim,):
-            raise KnowledgeError(
-                f"a query of {vector.shape[-1]} dimensions against {embedder} ({index.dim})"
-            )
         wanted = None if kinds is None else {k.value for k in kinds}
-        found = index.search(vector, limit, wanted, exclude)
+        found = self.search.nearest(embedder, vector, limit, wanted, exclude)
         if not found:
             return []
         marks = ", ".join("?" for _ in found)
@@ -242,23 +211,3 @@ class Graph:
             )
             by_id = {row["id"]: _node(row) for row in rows}
         return [Match(by_id[i], score) for i, score in found if i in by_id]
-
-    def _index(self, embedder: str) -> VectorIndex | None:
-        """The index of ``embedder``'s vectors, first loading what was stored since last time."""
-        with self._lock:
-            index, seen = self._indexes.get(embedder, (None, 0))
-            with self._db.read("load embeddings") as conn:
-                rows = conn.execute(
-                    "SELECT id, kind, embedding, embedded_seq FROM graph_nodes"
-                    " WHERE embedder = ? AND embedded_seq > ? ORDER BY embedded_seq",
-                    (embedder, seen),
-                )
-                for row in rows:
-                    vector = decode_vector(row["embedding"])
-                    if index is None:
-                        index = VectorIndex(len(vector))
-                    index.upsert(row["id"], row["kind"], vector)
-                    seen = int(row["embedded_seq"])
-            if index is not None:
-                self._indexes[embedder] = (index, seen)
-            return index

@@ -91,11 +91,20 @@ class Samples:
         return RetentionRun(hours, purged, rollups.purge_hourly(self._db, now - keep_hourly))
 
     def hourly(
-        self, key: str, start: float | None = None, end: float | None = None
+        self,
+        key: str,
+        start: float | None = None,
+        end: float | None = None,
+        entity: str | None = None,
     ) -> list[HourlyRollup]:
-        """The roll-ups of series ``key`` whose hour starts in [start, end], oldest first."""
-        clause, params = where_clause(("key = ?", key), ("hour >= ?", start), ("hour <= ?", end))
-        sql = f"SELECT * FROM samples_hourly {clause} ORDER BY hour"
+        """The roll-ups of series ``key`` whose hour starts in [start, end], oldest first.
+
+        Of every entity that has the series, or of ``entity`` only.
+        """
+        clause, params = where_clause(
+            ("key = ?", key), ("entity = ?", entity), ("hour >= ?", start), ("hour <= ?", end)
+        )
+        sql = f"SELECT * FROM samples_hourly {clause} ORDER BY hour, entity"
         with self._db.read("query hourly roll-ups") as conn:
             return [
                 HourlyRollup(

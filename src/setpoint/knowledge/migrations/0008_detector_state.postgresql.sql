@@ -1,0 +1,11 @@
+-- 0008 learned detector state, PostgreSQL part (0008_detector_state.sqlite.sql says the
+-- same with BLOB). One row per detector name: the newest snapshot of what it learned,
+-- as opaque bytes in the detector's own format, with that format's version, so an agent
+-- starts where the last one stopped instead of warming up again.
+
+CREATE TABLE detector_state (
+    name TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    state BYTEA NOT NULL,
+    saved_at DOUBLE PRECISION NOT NULL
+);
