@@ -51,7 +51,8 @@ from pathlib import Path
 
 from bench.monit import LogTail, median, wait_for
 from setpoint.chaos.runner import chaos_database
-from setpoint.chaos.scenarios import Fault, IdleTransaction, KeyBloat
+from setpoint.chaos.scenarios import Fault
+from setpoint.chaos.stores import IdleTransaction, KeyBloat
 from setpoint.chaos.victims import KEY_LIMIT, PG_URL, REDIS_URL, LabNames
 
 PY = sys.executable

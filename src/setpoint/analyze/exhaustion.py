@@ -1,11 +1,12 @@
 """Predict disk, memory and file-descriptor exhaustion before it happens.
 
-Each watched resource becomes a *headroom* series (free bytes of a mount, available
-memory, fds left before the limit) and is fitted with :func:`sustained_trend`, so a
-log rotation or a package upgrade (a step that stays flat, or a burst that is freed
-again) never predicts anything. A ``*.exhaustion_predicted`` symptom fires when the
-ETA falls under the resource's horizon and clears once the trend is gone (or its ETA
-is past 1.5 horizons) on two assessments in a row.
+Each watched resource becomes a *headroom* series (free bytes of a mount or left in a
+directory's budget, available memory, fds left before the limit) and is fitted with
+:func:`sustained_trend`, so a log rotation or a package upgrade (a step that stays
+flat, or a burst that is freed again) never predicts anything. A
+``*.exhaustion_predicted`` symptom fires when the ETA falls under the resource's
+horizon and clears once the trend is gone (or its ETA is past 1.5 horizons) on two
+assessments in a row.
 
 Readings are averaged into buckets of ``window / 240`` seconds and the trend is
 assessed once per bucket, which keeps the cost per tick tiny however fast the loop.
@@ -80,6 +81,16 @@ def headrooms(samples: Iterable[Sample]) -> Iterator[Headroom]:
                 left,
                 limit,
                 "bytes",
+            )
+        if "dir.budget_bytes" in v and "dir.used_bytes" in v:
+            limit = v["dir.budget_bytes"]
+            yield Headroom(
+                "disk",
+                entity,
+                "dir.budget_bytes - dir.used_bytes",
+                limit - v["dir.used_bytes"],
+                limit,
+                "bytes left in the budget",
             )
         if "service.fds_limit" in v and "service.fds" in v:
             limit = v["service.fds_limit"]

@@ -12,7 +12,9 @@ class Result:
 
     ``lead_s`` is for predictive scenarios (how long before the failure setpoint
     acted) and stays None for faults that are failures already. ``collateral`` lists
-    everything touched or harmed besides the target; it must stay empty.
+    everything touched or harmed besides the target; it must stay empty. With
+    ``expect_action`` False the fault is harmless: it passes when it is *not* detected
+    (no decision) and heals by itself.
     """
 
     scenario: str
@@ -24,11 +26,17 @@ class Result:
     collateral: list[str] = field(default_factory=list)
     actions: list[str] = field(default_factory=list)
     error: str | None = None
+    expect_action: bool = True
 
     @property
     def passed(self) -> bool:
-        """Detected, healed, and nothing else touched."""
-        return self.detected and self.healed and not self.collateral and self.error is None
+        """Detected (or left alone, if harmless), healed, and nothing else touched."""
+        return (
+            self.detected == self.expect_action
+            and self.healed
+            and not self.collateral
+            and self.error is None
+        )
 
     def json_line(self) -> str:
         """The result as one JSON object on one line."""
@@ -39,13 +47,19 @@ def _seconds(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}s"
 
 
+def _detected(r: Result) -> str:
+    if r.expect_action:
+        return "yes" if r.detected else "NO"
+    return "YES, unwanted" if r.detected else "no, as expected"
+
+
 def table(results: list[Result]) -> str:
     """The results as a fixed-width text table, one row per scenario."""
     header = ("scenario", "detected", "detect", "healed", "heal", "lead", "collateral", "actions")
     rows = [
         (
             r.scenario,
-            "yes" if r.detected else "NO",
+            _detected(r),
             _seconds(r.detect_s),
             "yes" if r.healed else "NO",
             _seconds(r.heal_s),

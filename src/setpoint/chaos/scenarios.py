@@ -1,24 +1,39 @@
 """The faults ``setpoint chaos`` injects, one scenario each, in the order they run.
 
-A scenario names the service whose decisions count as its detection and injects its
+A scenario names the entity whose decisions count as its detection and injects its
 fault into a running :class:`~setpoint.chaos.victims.Lab`. The fault it returns says
 when it is healed (judged from outside, never from setpoint's own verdict), reports
-damage beyond its target, and undoes whatever it left behind.
+damage beyond its target, and undoes whatever it left behind; a predictive fault also
+says how long before the failure setpoint acted. A harmless fault (a CPU burst, a file
+written and removed again) is a scenario too: setpoint passes it by doing nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
-from setpoint.chaos.victims import KEY_LIMIT, REDIS_URL, Lab, set_fault, victim_answer
+import httpx
 
-WRITERS = 5
+from setpoint.chaos.cage import is_victim
+from setpoint.chaos.leak import leak
+from setpoint.chaos.spool import (
+    BURST_HOLD_S,
+    BURST_MIB,
+    FILL_MIB_PER_S,
+    SpoolBurst,
+    SpoolFill,
+)
+from setpoint.chaos.stores import WRITERS, pg_idle, redis_bloat
+from setpoint.chaos.victim import LEAK_MIB_PER_S
+from setpoint.chaos.victims import KEY_LIMIT, SPOOL_BUDGET_MIB, Lab, set_fault, victim_answer
+
+CPU_BURST_S = 5.0
 
 
 class Fault(Protocol):
@@ -37,22 +52,31 @@ class Fault(Protocol):
         ...
 
 
+@runtime_checkable
+class Predictive(Protocol):
+    """A fault heading for a failure that setpoint must act before."""
+
+    def lead(self, acted_at: float) -> float | None:
+        """Seconds from ``acted_at`` to the failure (negative if it came first)."""
+        ...
+
+
 @dataclass(frozen=True)
 class Scenario:
-    """One fault: its name, the service it breaks and how it breaks it."""
+    """One fault: its name, the entity it breaks, how, and what setpoint should do.
+
+    Decisions on ``entity`` count as detection; with ``trigger`` set, only those
+    taken for that symptom kind. With ``acts`` False the fault is harmless and any
+    decision on the entity within ``timeout`` is a failure.
+    """
 
     name: str
-    service: str
+    entity: str
     summary: str
     inject: Callable[[Lab], Fault]
-
-
-def _is_victim(pid: int) -> bool:
-    """True when ``pid`` is still a chaos victim (so it is safe to signal)."""
-    try:
-        return b"setpoint.chaos.victim" in Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
+    trigger: str | None = None
+    acts: bool = True
+    timeout: float = 30.0
 
 
 class ProcessFault:
@@ -72,16 +96,23 @@ class ProcessFault:
         return []
 
     def undo(self) -> None:
-        """Let a stopped victim run again if setpoint left it behind."""
-        if _is_victim(self.pid):
+        """Let a stopped victim run again and switch its fault off, if setpoint left it."""
+        if is_victim(self.pid):
             os.kill(self.pid, signal.SIGCONT)
+            with contextlib.suppress(httpx.HTTPError):
+                set_fault(self.port, "ok")
+
+
+def _healthy_victim(lab: Lab) -> int:
+    pid = lab.healthy_pid("victim")
+    if pid is None or not is_victim(pid):
+        raise RuntimeError("the victim is not running healthy")
+    return pid
 
 
 def _signal(sig: signal.Signals) -> Callable[[Lab], Fault]:
     def inject(lab: Lab) -> Fault:
-        pid = lab.healthy_pid("victim")
-        if pid is None or not _is_victim(pid):
-            raise RuntimeError("the victim is not running healthy")
+        pid = _healthy_victim(lab)
         os.kill(pid, sig)
         return ProcessFault(lab, pid)
 
@@ -90,125 +121,113 @@ def _signal(sig: signal.Signals) -> Callable[[Lab], Fault]:
 
 def _mode(mode: str) -> Callable[[Lab], Fault]:
     def inject(lab: Lab) -> Fault:
-        pid = lab.healthy_pid("victim")
-        if pid is None:
-            raise RuntimeError("the victim is not running healthy")
+        pid = _healthy_victim(lab)
         set_fault(lab.names.victim_port, mode)
         return ProcessFault(lab, pid)
 
     return inject
 
 
-class IdleTransaction:
-    """A session idle in a transaction holding a row lock, and writers queued behind it."""
+class CpuBurst:
+    """The victim spins one CPU for :data:`CPU_BURST_S` and stops by itself."""
 
-    def __init__(self, url: str) -> None:
-        import psycopg
+    def __init__(self, lab: Lab, pid: int) -> None:
+        self.port = lab.names.victim_port
+        self.pid = pid
+        set_fault(self.port, "burn")
+        self._timer = threading.Timer(CPU_BURST_S, self._end)
+        self._timer.start()
 
-        self._holder = psycopg.connect(url, connect_timeout=5)
-        self._holder.execute("UPDATE chaos SET n = n + 1 WHERE id = 1")
-        self._done: list[str | None] = []
-        self._lock = threading.Lock()
-        self._threads = [
-            threading.Thread(target=self._write, args=(url,), daemon=True) for _ in range(WRITERS)
-        ]
-        for thread in self._threads:
-            thread.start()
-
-    def _write(self, url: str) -> None:
-        """One writer: the same row, waiting on the holder's lock (20 s at most)."""
-        import psycopg
-
-        try:
-            with psycopg.connect(url, connect_timeout=5, autocommit=True) as conn:
-                conn.execute("SET statement_timeout = '20s'")
-                conn.execute("UPDATE chaos SET n = n + 1 WHERE id = 1")
-            error = None
-        except psycopg.Error as exc:
-            error = str(exc).splitlines()[0]
-        with self._lock:
-            self._done.append(error)
+    def _end(self) -> None:
+        with contextlib.suppress(httpx.HTTPError):
+            set_fault(self.port, "ok")
 
     def healed(self) -> bool:
-        """Every writer got its row: the lock holder is gone."""
-        with self._lock:
-            return len(self._done) == WRITERS and not any(self._done)
+        """The burst is over and the same, untouched process answers normally."""
+        answer = victim_answer(self.port)
+        return answer is not None and answer == {"pid": self.pid, "mode": "ok"}
 
     def damage(self) -> list[str]:
-        """Writers that failed instead of waiting (none should)."""
-        with self._lock:
-            return [f"writer failed: {error}" for error in self._done if error]
+        """A burst harms nothing."""
+        return []
 
     def undo(self) -> None:
-        """Close the holder (if setpoint did not) and wait for the writers."""
-        self._holder.close()
-        for thread in self._threads:
-            thread.join(timeout=25)
+        """End the burst now if it still runs."""
+        self._timer.cancel()
+        self._end()
 
 
-def _pg_idle(lab: Lab) -> Fault:
-    return IdleTransaction(lab.names.pg_url)
+def _cpu_burst(lab: Lab) -> Fault:
+    return CpuBurst(lab, _healthy_victim(lab))
 
 
-class KeyBloat:
-    """Keys poured under the run's prefix past the cache app's budget, beside keys to keep."""
-
-    def __init__(self, prefix: str) -> None:
-        import redis
-
-        self._client = redis.Redis.from_url(REDIS_URL, socket_timeout=5)
-        self.pattern = f"{prefix}:*"
-        self.keep = f"{prefix}-keep:*"
-        pipe = self._client.pipeline(transaction=False)
-        for i in range(100):
-            pipe.set(f"{prefix}-keep:{i}", "x")
-        for i in range(KEY_LIMIT * 2):
-            pipe.set(f"{prefix}:{i}", "x" * 512)
-        pipe.execute()
-
-    def _count(self, pattern: str) -> int:
-        return sum(1 for _ in self._client.scan_iter(match=pattern, count=1000))
-
-    def healed(self) -> bool:
-        """No key is left under the bloated prefix."""
-        return self._count(self.pattern) == 0
-
-    def damage(self) -> list[str]:
-        """Keys outside the bloated prefix that were deleted."""
-        left = self._count(self.keep)
-        return [] if left == 100 else [f"{100 - left} bystander key(s) deleted"]
-
-    def undo(self) -> None:
-        """Delete both prefixes and close the client."""
-        for pattern in (self.pattern, self.keep):
-            keys = list(self._client.scan_iter(match=pattern, count=1000))
-            if keys:
-                self._client.unlink(*keys)
-        self._client.close()
+def _spool_fill(lab: Lab) -> Fault:
+    return SpoolFill(lab)
 
 
-def _redis_bloat(lab: Lab) -> Fault:
-    return KeyBloat(lab.names.key_prefix)
+def _spool_burst(lab: Lab) -> Fault:
+    return SpoolBurst(lab)
 
 
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
     for s in (
-        Scenario("crash", "victim", "kill -9 of the victim", _signal(signal.SIGKILL)),
-        Scenario("hang", "victim", "SIGSTOP of the victim", _signal(signal.SIGSTOP)),
-        Scenario("slow", "victim", "the victim answers after 5 s", _mode("slow")),
-        Scenario("error", "victim", "the victim answers 500", _mode("error")),
+        Scenario("crash", "service:victim", "kill -9 of the victim", _signal(signal.SIGKILL)),
+        Scenario("hang", "service:victim", "SIGSTOP of the victim", _signal(signal.SIGSTOP)),
+        Scenario("slow", "service:victim", "the victim answers after 5 s", _mode("slow")),
+        Scenario("error", "service:victim", "the victim answers 500", _mode("error")),
         Scenario(
             "pg-idle",
-            "db-app",
+            "service:db-app",
             f"a session idle in transaction, {WRITERS} writers blocked",
-            _pg_idle,
+            pg_idle,
         ),
         Scenario(
             "redis-bloat",
-            "cache-app",
+            "service:cache-app",
             f"{KEY_LIMIT * 2} keys past a {KEY_LIMIT} budget",
-            _redis_bloat,
+            redis_bloat,
+        ),
+        Scenario(
+            "cpu-burst",
+            "service:victim",
+            f"the victim spins one CPU for {CPU_BURST_S:g} s: no action expected",
+            _cpu_burst,
+            acts=False,
+            timeout=25.0,
+        ),
+        Scenario(
+            "cpu-burn",
+            "service:victim",
+            "the victim spins one CPU until stopped",
+            _mode("burn"),
+            trigger="threshold",
+            timeout=45.0,
+        ),
+        Scenario(
+            "disk-burst",
+            "dir:spool",
+            f"a {BURST_MIB} MiB file in the spool, removed after {BURST_HOLD_S:g} s:"
+            " no action expected",
+            _spool_burst,
+            acts=False,
+            timeout=25.0,
+        ),
+        Scenario(
+            "disk-fill",
+            "dir:spool",
+            f"the spool fills at {FILL_MIB_PER_S} MiB/s toward its {SPOOL_BUDGET_MIB} MiB budget",
+            _spool_fill,
+            trigger="disk.exhaustion_predicted",
+            timeout=45.0,
+        ),
+        Scenario(
+            "leak",
+            "service:victim",
+            f"the victim leaks {LEAK_MIB_PER_S} MiB/s toward its memory limit",
+            leak,
+            trigger="memory.oom_predicted",
+            timeout=60.0,
         ),
     )
 }

@@ -1,12 +1,16 @@
 """The lab of ``setpoint chaos``: the shipped config rendered, and the agent running it.
 
 The agent is a real ``setpoint run`` subprocess; it starts the victims itself as
-supervised ``command`` services, so they die with it. The lab talks to the agent over
-its API and to the victims over HTTP, and every wait in here is bounded.
+supervised ``command`` services, so they die with it. The victim and the bystander
+live in the run's :class:`~setpoint.chaos.cage.MemoryCage`; the disk scenarios write
+under ``<workdir>/disk``, the only allow-listed tree, whose ``spool`` has a byte budget.
+The lab talks to the agent over its API and to the victims over HTTP, and every wait
+in here is bounded.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -22,11 +26,15 @@ from typing import Any, TypeVar
 
 import httpx
 
+from setpoint.chaos.cage import MemoryCage
+
 T = TypeVar("T")
 
 PG_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = "redis://127.0.0.1:6379/0"
 KEY_LIMIT = 1000
+SPOOL_BUDGET_MIB = 128
+BALLAST_MIB = 64
 
 
 class LabError(RuntimeError):
@@ -77,11 +85,15 @@ class LabNames:
         """A URL to the run's database."""
         return PG_URL.rsplit("/", 1)[0] + "/" + self.database
 
-    def config(self) -> str:
+    def config(self, disk_root: Path, memory_args: list[str]) -> str:
         """The shipped ``chaos.yaml`` with this run's names filled in."""
         text = files("setpoint.chaos").joinpath("chaos.yaml").read_text()
         return Template(text).substitute(
             python=sys.executable,
+            memory_args=", ".join(json.dumps(a) for a in memory_args),
+            ballast=BALLAST_MIB,
+            disk_root=disk_root,
+            spool_budget=f"{SPOOL_BUDGET_MIB}MiB",
             victim_port=self.victim_port,
             bystander_port=self.bystander_port,
             db_app_port=self.db_app_port,
@@ -102,12 +114,21 @@ class Lab:
         self.workdir = workdir
         self.api = f"http://127.0.0.1:{names.api_port}"
         self.log = workdir / "setpoint.log"
+        self.disk = workdir / "disk"
         self.proc: subprocess.Popen[bytes] | None = None
+        self.cage: MemoryCage | None = None
+
+    @property
+    def spool(self) -> Path:
+        """The budgeted directory the disk scenarios fill."""
+        return self.disk / "spool"
 
     def start(self, timeout: float = 30.0) -> None:
-        """Start the agent and wait until it answers and the victims are healthy."""
+        """Make the cage and the disk tree, start the agent, wait for healthy victims."""
+        self.cage = MemoryCage.make(self.names.run_id)
+        self.spool.mkdir(parents=True)
         config = self.workdir / "chaos.yaml"
-        config.write_text(self.names.config())
+        config.write_text(self.names.config(self.disk, self.cage.victim_args()))
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(
                 [
@@ -161,15 +182,18 @@ class Lab:
         return list(self.get("/incidents", status="open"))
 
     def stop(self) -> None:
-        """Stop the agent (and with it the victims) by its pid, killing it if it lingers."""
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
+        """Stop the agent (and with it the victims) by its pid, then remove the cage."""
         try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=5)
+            if self.proc is not None and self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGTERM)
+                try:
+                    self.proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    os.kill(self.proc.pid, signal.SIGKILL)
+                    self.proc.wait(timeout=5)
+        finally:
+            if self.cage is not None:
+                self.cage.remove()
 
 
 def victim_answer(port: int, timeout: float = 1.0) -> dict[str, Any] | None:

@@ -27,8 +27,10 @@ def chaos(
     """Self-test: start victims, run setpoint on them, inject faults, report the healing.
 
     Needs PostgreSQL at 127.0.0.1:5432 and Redis at 127.0.0.1:6379 (the run creates and
-    drops its own database and keys). Exits 1 when a scenario was not detected, not
-    healed, or touched anything besides its target.
+    drops its own database and keys). The victim leaks inside a memory cgroup the run
+    makes and removes (as root; else under RLIMIT_AS), and the disk scenarios write only
+    in the run's work directory. Exits 1 when a scenario was not detected (or, for a
+    harmless burst, was acted on), not healed, or touched anything besides its target.
     """
     names = scenarios or list(SCENARIOS)
     unknown = [n for n in names if n not in SCENARIOS]

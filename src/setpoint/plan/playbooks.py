@@ -38,11 +38,17 @@ def matches(playbook: PlaybookConfig, symptom: Symptom) -> bool:
     True
     >>> matches(pb, Symptom("service.down", "service:db", 0.0))
     False
+    >>> cpu = PlaybookConfig(name="c", when=When(symptom="anomaly", series="service.cpu_percent"),
+    ...                      do=[{"action": "service.restart"}])
+    >>> matches(cpu, Symptom("anomaly", "service:web", 0.0, evidence={"series": "service.fds"}))
+    False
     """
     when = playbook.when
     if symptom.state is not SymptomState.FIRING or symptom.kind != when.symptom:
         return False
     if when.service is not None and symptom.entity != service_entity(when.service):
+        return False
+    if when.series is not None and symptom.evidence.get("series") != when.series:
         return False
     return when.entity is None or symptom.entity == when.entity
 
