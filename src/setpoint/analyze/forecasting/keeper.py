@@ -1,0 +1,256 @@
+"""The agent's forecasts: kept fresh on a background thread, refitted only while idle.
+
+Every ``update_every`` the keeper reads the buckets finished since its last pass (the
+whole history only once), runs each series' model over its history and forecasts. A
+model is refitted every ``refit_every``, and only while the 1-minute load per CPU is
+below ``idle_load``; in between, or while the host is busy, the old parameters are run
+over the new data, which costs milliseconds. Nothing runs on the agent's tick.
+
+A series with a limit raises ``forecast.breach`` while the interval at
+``breach_level`` crosses it at any horizon, and clears it when none does.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from setpoint.analyze.base import FloatArray
+from setpoint.analyze.forecasting.base import (
+    ForecastUnavailable,
+    NotEnoughHistory,
+    SeriesForecast,
+)
+from setpoint.analyze.forecasting.forecaster import ForecastPolicy, predict_series
+from setpoint.analyze.forecasting.models import MIN_POINTS, FittedModel, fit
+from setpoint.analyze.forecasting.series import aligned, as_series, stored_means
+from setpoint.clock import Clock, SystemClock
+from setpoint.knowledge.base import SampleRepository
+from setpoint.model import Severity, Symptom
+
+log = logging.getLogger(__name__)
+
+BREACH = "forecast.breach"
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """A bound a series should stay on the right side of."""
+
+    above: float | None = None
+    below: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class KeeperPolicy:
+    """What the keeper forecasts, how often it refits and updates, and the limits."""
+
+    series: tuple[str, ...]
+    forecast: ForecastPolicy = field(default_factory=ForecastPolicy)
+    refit_every: float = 6 * 3600.0
+    update_every: float = 900.0
+    idle_load: float = 0.5
+    breach_level: float = 0.95
+    limits: Mapping[str, Limit] = field(default_factory=dict)
+
+
+@dataclass
+class _Track:
+    """One series: its bucket means since ``start``, its model, its last forecast."""
+
+    entity: str
+    start: float
+    means: FloatArray
+    sampled: npt.NDArray[np.bool_]
+    model: FittedModel | None = None
+    fitted_at: float = 0.0
+    forecast: SeriesForecast | None = None
+    error: str | None = None
+    firing: Symptom | None = None
+
+
+def host_is_idle(threshold: float) -> bool:
+    """Whether the 1-minute load average per CPU is below ``threshold``."""
+    return os.getloadavg()[0] / (os.cpu_count() or 1) < threshold
+
+
+class ForecastKeeper:
+    """Forecasts of a few series, refreshed on a thread of its own."""
+
+    def __init__(
+        self,
+        policy: KeeperPolicy,
+        samples: SampleRepository,
+        emit: Callable[[Symptom], object],
+        idle: Callable[[], bool] | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.policy = policy
+        self._samples = samples
+        self._emit = emit
+        self._idle = idle or (lambda: host_is_idle(policy.idle_load))
+        self._clock = clock or SystemClock()
+        self._tracks: dict[str, _Track] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start the background thread; its first pass runs at once."""
+        self._thread = threading.Thread(target=self._run, name="forecasts", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the thread after the pass it is in."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.refresh(self._clock.time())
+            except Exception:
+                log.exception(
+                    "forecast pass failed; the next one runs in %ss", self.policy.update_every
+                )
+            self._stop.wait(self.policy.update_every)
+
+    def refresh(self, now: float) -> None:
+        """One pass over every series: read new buckets, refit or update, forecast."""
+        for key in self.policy.series:
+            if self._stop.is_set():
+                return
+            track = self._read(key, now)
+            if track is None:
+                continue
+            try:
+                self._forecast(key, track, now)
+                track.error = None
+            except (NotEnoughHistory, ForecastUnavailable) as exc:
+                track.error = str(exc)
+                log.debug("no forecast of %s: %s", key, exc)
+            self._judge(key, track, now)
+
+    def _read(self, key: str, now: float) -> _Track | None:
+        """The series' buckets up to ``now``: all its history once, then the new ones."""
+        step = self.policy.forecast.bucket
+        stop = aligned(now, step)
+        with self._lock:
+            track = self._tracks.get(key)
+        if track is None:
+            newest = self._samples.query(key=key, limit=1)
+            if not newest:
+                return None
+            start = stop - (self.policy.forecast.history // step) * step
+            means, sampled = stored_means(self._samples, key, start, stop, step)
+            track = _Track(newest[0].entity, start, means, sampled)
+            with self._lock:
+                self._tracks[key] = track
+            return track
+        end = track.start + track.means.size * step
+        if stop > end:
+            means, sampled = stored_means(self._samples, key, end, stop, step)
+            keep = int(self.policy.forecast.history // step)
+            track.means = np.concatenate([track.means, means])[-keep:]
+            track.sampled = np.concatenate([track.sampled, sampled])[-keep:]
+            track.start = stop - track.means.size * step
+        return track
+
+    def _forecast(self, key: str, track: _Track, now: float) -> None:
+        policy = self.policy.forecast
+        series = as_series(key, track.means, track.sampled, track.start, policy.bucket)
+        if len(series) < MIN_POINTS:
+            raise NotEnoughHistory(f"{len(series)} buckets of {key}, need {MIN_POINTS}")
+        due = track.model is None or now - track.fitted_at >= self.policy.refit_every
+        grew = (
+            track.model is not None
+            and not track.model.seasonal
+            and (policy.spec().seasonal_for(len(series)))
+        )
+        if (due or grew) and self._idle():
+            started = time.process_time()
+            track.model = fit(series.values, policy.spec())
+            track.fitted_at = now
+            log.info(
+                "fitted %s to %s in %.2f s CPU",
+                track.model.name,
+                key,
+                time.process_time() - started,
+            )
+            model = track.model
+        elif track.model is not None:
+            model = track.model.update(series.values)
+        else:
+            raise NotEnoughHistory(f"{key}: waiting for the host to be idle to fit a model")
+        made = predict_series(model, series, policy, track.fitted_at)
+        with self._lock:
+            track.forecast = made
+
+    def _judge(self, key: str, track: _Track, now: float) -> None:
+        """Fire ``forecast.breach`` while an interval crosses the series' limit; clear it after."""
+        limit = self.policy.limits.get(key)
+        if limit is None:
+            return
+        crossing = self._crossing(track.forecast, limit) if track.error is None else None
+        if crossing is not None and track.firing is None:
+            track.firing = Symptom(
+                BREACH, track.entity, now, severity=Severity.WARNING, evidence=crossing
+            )
+            self._emit(track.firing)
+        elif crossing is None and track.firing is not None and track.error is None:
+            self._emit(
+                track.firing.cleared(now, {"series": key, "reason": "back within the limit"})
+            )
+            track.firing = None
+
+    def _crossing(self, made: SeriesForecast | None, limit: Limit) -> dict[str, Any] | None:
+        """Evidence of the nearest horizon whose interval crosses ``limit``; None if none."""
+        if made is None:
+            return None
+        level = self.policy.breach_level
+        for point in made.points:
+            bound = next((i for i in point.intervals if i.level == level), None)
+            if bound is None:
+                continue
+            for side, value, crossed in (
+                ("above", limit.above, limit.above is not None and bound.upper > limit.above),
+                ("below", limit.below, limit.below is not None and bound.lower < limit.below),
+            ):
+                if crossed:
+                    return {
+                        "series": made.key,
+                        "model": made.model,
+                        "horizon_s": point.horizon,
+                        "at": point.ts,
+                        "forecast": point.mean,
+                        "interval": [bound.lower, bound.upper],
+                        "level": level,
+                        side: value,
+                        "reason": f"the {level:.0%} interval of {made.key} in "
+                        f"{point.horizon / 3600:g} h crosses the limit {side} {value:g}",
+                    }
+        return None
+
+    def status(self) -> dict[str, Any]:
+        """The last forecast (or why there is none) of each series, for ``GET /status``."""
+        out: dict[str, Any] = {}
+        with self._lock:
+            tracks = dict(self._tracks)
+        for key in self.policy.series:
+            track = tracks.get(key)
+            if track is None:
+                out[key] = {"error": "no samples yet"}
+            elif track.forecast is not None and track.error is None:
+                out[key] = asdict(track.forecast)
+            else:
+                out[key] = {"error": track.error or "not forecast yet"}
+        return out

@@ -1,0 +1,145 @@
+"""The ``forecast`` section: seasonal forecasts of host series, with intervals.
+
+``setpoint forecast`` uses the model settings whenever it is given the config file.
+With ``enabled: true`` the agent also keeps forecasts of ``series`` fresh: it refits
+each model every ``refit_every``, only while the host is idle, on a background thread,
+and raises ``forecast.breach`` when an interval crosses one of ``limits``. That costs
+the agent statsmodels' memory (tens of MiB), hence off by default.
+
+>>> ForecastConfig().policy().steps(), ForecastConfig().policy().spec().season
+([4, 24, 96], 96)
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from setpoint.analyze.forecasting.forecaster import ForecastPolicy
+from setpoint.analyze.forecasting.keeper import KeeperPolicy, Limit
+from setpoint.analyze.forecasting.models import MIN_POINTS, ModelSpec
+from setpoint.config.durations import Duration
+
+Order = tuple[int, int, int]
+"""SARIMA's (p, d, q) or (P, D, Q)."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SarimaConfig(_Section):
+    """SARIMA's orders; its seasonal period is ``season / bucket``. Slow to fit."""
+
+    order: Order = (1, 1, 1)
+    seasonal_order: Order = (1, 1, 1)
+
+    @field_validator("order", "seasonal_order")
+    @classmethod
+    def _small(cls, value: Order) -> Order:
+        if not all(0 <= v <= 3 for v in value):
+            raise ValueError("each order must be from 0 to 3")
+        return value
+
+
+class BreachLimit(_Section):
+    """A bound a series should stay on the right side of: ``above`` or ``below`` it."""
+
+    above: float | None = Field(None, description="breach when the upper bound exceeds this")
+    below: float | None = Field(None, description="breach when the lower bound falls below this")
+
+    @model_validator(mode="after")
+    def _one(self) -> Self:
+        if self.above is None and self.below is None:
+            raise ValueError("give above, below or both")
+        return self
+
+
+class ForecastConfig(_Section):
+    """Forecasts of a few series at 1 h / 6 h / 24 h with 80 % and 95 % intervals."""
+
+    enabled: bool = Field(False, description="keep forecasts of `series` fresh in the agent")
+    series: list[str] = Field(
+        default_factory=lambda: ["host.cpu.percent", "host.memory.available_bytes", "host.load1"],
+        description="series keys the agent forecasts",
+    )
+    model: Literal["ets", "sarima"] = Field("ets", description="ets (Holt-Winters) or sarima")
+    trend: bool = Field(False, description="ETS with a damped additive trend")
+    bucket: Duration = Field(900.0, ge=60, le=3600, description="one value per bucket")
+    history: Duration = Field(14 * 86400.0, gt=0, description="history a model is fitted on")
+    season: Duration = Field(86400.0, gt=0, description="seasonal cycle (a day)")
+    min_seasons: int = Field(2, ge=2, description="seasons of history before it is modelled")
+    horizons: list[Duration] = Field(
+        default_factory=lambda: [3600.0, 21600.0, 86400.0], min_length=1
+    )
+    levels: list[float] = Field(default_factory=lambda: [0.8, 0.95], min_length=1)
+    refit_every: Duration = Field(6 * 3600.0, gt=0, description="parameters re-estimated")
+    update_every: Duration = Field(900.0, gt=0, description="forecasts redone with new data")
+    idle_load: float = Field(
+        0.5, gt=0, description="refit only while the 1-minute load per CPU is below this"
+    )
+    breach_level: float = Field(0.95, gt=0, lt=1, description="interval judged against limits")
+    limits: dict[str, BreachLimit] = Field(default_factory=dict, description="series -> bound")
+    sarima: SarimaConfig = Field(default_factory=SarimaConfig)
+
+    @field_validator("levels")
+    @classmethod
+    def _probabilities(cls, value: list[float]) -> list[float]:
+        for level in value:
+            if not 0 < level < 1:
+                raise ValueError(f"{level} is not a probability between 0 and 1 (e.g. 0.95)")
+        return value
+
+    @field_validator("horizons")
+    @classmethod
+    def _positive(cls, value: list[float]) -> list[float]:
+        if any(h <= 0 for h in value):
+            raise ValueError("every horizon must be > 0")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.season % self.bucket or self.season < 2 * self.bucket:
+            raise ValueError(
+                f"season ({self.season:g}s) must be a whole number (at least 2)"
+                f" of buckets ({self.bucket:g}s)"
+            )
+        if self.history < MIN_POINTS * self.bucket:
+            raise ValueError(f"history must hold at least {MIN_POINTS} buckets")
+        unknown = sorted(set(self.limits) - set(self.series))
+        if unknown:
+            raise ValueError(f"limits name series not in `series`: {', '.join(unknown)}")
+        if self.breach_level not in self.levels:
+            raise ValueError(f"breach_level {self.breach_level} must be one of levels")
+        return self
+
+    def policy(self) -> ForecastPolicy:
+        """The analyze-stage policy these settings make."""
+        spec = ModelSpec(
+            kind=self.model,
+            min_seasons=self.min_seasons,
+            trend=self.trend,
+            order=self.sarima.order,
+            seasonal_order=self.sarima.seasonal_order,
+        )
+        return ForecastPolicy(
+            self.bucket,
+            self.history,
+            self.season,
+            tuple(self.horizons),
+            tuple(self.levels),
+            spec,
+        )
+
+    def keeper(self) -> KeeperPolicy:
+        """The policy of the agent's background forecasts."""
+        return KeeperPolicy(
+            tuple(self.series),
+            self.policy(),
+            self.refit_every,
+            self.update_every,
+            self.idle_load,
+            self.breach_level,
+            {key: Limit(limit.above, limit.below) for key, limit in self.limits.items()},
+        )
