@@ -32,12 +32,12 @@ class LatestSeries(Collector):
     """Exposes the last sample of every series as a gauge."""
 
     def __init__(self) -> None:
-        self._latest: dict[str, Sample] = {}
+        self._latest: dict[tuple[str, str], Sample] = {}
 
     def update(self, samples: Iterable[Sample]) -> None:
-        """Remember the newest sample of each series key."""
+        """Remember the newest sample of each series."""
         for sample in samples:
-            self._latest[sample.key] = sample
+            self._latest[sample.ident] = sample
 
     def collect(self) -> Iterator[Metric]:
         """One gauge family per series name, one line per label set."""

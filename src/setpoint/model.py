@@ -52,7 +52,12 @@ def series_key(series: str, labels: Mapping[str, str]) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Sample:
-    """One reading of one series at one time (seconds since the epoch)."""
+    """One reading of one series at one time (seconds since the epoch).
+
+    ``key`` names the series within its entity (:func:`series_key`); ``ident``,
+    ``(entity, key)``, tells one series from every other: two services each have a
+    ``service.rss_bytes``.
+    """
 
     series: str
     value: float
@@ -60,9 +65,12 @@ class Sample:
     entity: str = HOST
     labels: Mapping[str, str] = field(default_factory=dict)
     key: str = field(init=False, repr=False, compare=False)
+    ident: tuple[str, str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "key", series_key(self.series, self.labels))
+        key = series_key(self.series, self.labels)
+        object.__setattr__(self, "key", key)
+        object.__setattr__(self, "ident", (self.entity, key))
 
 
 class SymptomState(StrEnum):

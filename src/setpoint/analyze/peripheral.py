@@ -16,25 +16,46 @@ lasts ``relearn_after`` ticks, when it is the new normal), it must persist for
 ``persist`` ticks to fire, fires once, and clears after ``clear_after`` ordinary ticks:
 one excursion is one symptom. Salience per entity is the decayed peak score of its
 series, for a foveal tier to spend its budget on.
+
+:meth:`Peripheral.get_state` snapshots all of it but the firing symptoms, so the agent
+can keep it in the store across restarts: an excursion still going on after a restart
+fires again, for the new agent to hear.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
 from setpoint.analyze.base import FloatArray
 from setpoint.analyze.seasonal import IntArray, SeasonalEnvelope
+from setpoint.analyze.snapshot import array, json_field, section
+from setpoint.errors import KnowledgeError
 from setpoint.model import Sample, Severity, Symptom
 
 ANOMALY = "anomaly"
 """Symptom kind of a univariate excursion."""
 
+STATE_VERSION = 1
+"""Version of the layout :meth:`Peripheral.get_state` returns."""
+
 _IQR_TO_SIGMA = 1.349
 _GAUSS_995 = 2.807  # two-sided 99.5 % quantile of |N(0, 1)|
+_NO_ROWS = np.empty(0, dtype=np.int64)
+# The per-series arrays of the state, besides the (series x window) ring buffer.
+_ROWS: dict[str, npt.DTypeLike] = {
+    "count": np.int64,
+    "median": np.float64,
+    "inv": np.float64,
+    "peak": np.float64,
+    "run": np.int64,
+    "calm": np.int64,
+}
 
 
 class Season(BaseModel):
@@ -84,7 +105,7 @@ class Peripheral:
     def __init__(self, config: PeripheralConfig | None = None) -> None:
         self.config = c = config or PeripheralConfig()
         self._z = math.sqrt(-2.0 * math.log1p(-c.threshold))
-        self._rows: dict[str, int] = {}
+        self._rows: dict[tuple[str, str], int] = {}
         self._keys: list[str] = []
         self._entities: list[str] = []
         self._seasons = [SeasonalEnvelope(s.seconds, s.buckets, 0) for s in c.seasons]
@@ -116,13 +137,13 @@ class Peripheral:
     def _row_indexes(self, samples: Sequence[Sample], now: float) -> IntArray:
         rows = self._rows
         try:
-            return np.fromiter((rows[s.key] for s in samples), np.int64, len(samples))
+            return np.fromiter((rows[s.ident] for s in samples), np.int64, len(samples))
         except KeyError:
             pass
         new = []
         for s in samples:
-            if s.key not in rows:
-                rows[s.key] = len(self._keys)
+            if s.ident not in rows:
+                rows[s.ident] = len(self._keys)
                 new.append(len(self._keys))
                 self._keys.append(s.key)
                 self._entities.append(s.entity)
@@ -130,7 +151,7 @@ class Peripheral:
             self._grow(max(2 * self._count.size, len(self._keys)))
         for season in self._seasons:
             season.new_rows(np.array(new, dtype=np.int64), now)
-        return np.fromiter((rows[s.key] for s in samples), np.int64, len(samples))
+        return np.fromiter((rows[s.ident] for s in samples), np.int64, len(samples))
 
     def observe(self, samples: Sequence[Sample]) -> list[Symptom]:
         """Score, then learn, one tick of samples; return symptoms that start or end."""
@@ -246,6 +267,74 @@ class Peripheral:
             },
         )
 
+    def get_state(self) -> dict[str, Any]:
+        """A versioned snapshot of what was learned, as copies cheap enough for the loop.
+
+        Numpy arrays and JSON values (:func:`setpoint.analyze.snapshot.encode` makes
+        bytes of it); the window and seasons are recorded, since the arrays fit no other.
+        """
+        n, c = len(self._keys), self.config
+        state: dict[str, Any] = {
+            "version": STATE_VERSION,
+            "window": c.window,
+            "seasons": [[s.seconds, s.buckets] for s in c.seasons],
+            "ticks": self._ticks,
+            "keys": list(self._keys),
+            "entities": list(self._entities),
+            "buf": self._buf[:n].copy(),
+            "pending.ts": [float(ts) for _, _, ts in self._pending],
+            "pending.sizes": [int(rows.size) for rows, _, _ in self._pending],
+            "pending.rows": np.concatenate([r for r, _, _ in self._pending] or [_NO_ROWS]),
+            "pending.values": np.concatenate([v for _, v, _ in self._pending] or [np.empty(0)]),
+        }
+        for name in _ROWS:
+            state[name] = getattr(self, f"_{name}")[:n].copy()
+        for i, season in enumerate(self._seasons):
+            state.update({f"season.{i}.{k}": v for k, v in season.get_state(n).items()})
+        return state
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        """Restore what :meth:`get_state` returned, firing nothing.
+
+        Raises KnowledgeError, and changes nothing, when ``state`` is of another version
+        or does not fit this tier's window and seasons.
+        """
+        c = self.config
+        if state.get("version") != STATE_VERSION:
+            raise KnowledgeError(
+                f"state version {state.get('version')!r}; this setpoint reads {STATE_VERSION}"
+            )
+        for name, ours in (
+            ("window", c.window),
+            ("seasons", [[s.seconds, s.buckets] for s in c.seasons]),
+        ):
+            if state.get(name) != ours:
+                raise KnowledgeError(f"state has {name} {state.get(name)!r}, the config {ours!r}")
+        keys, entities = json_field(state, "keys", list), json_field(state, "entities", list)
+        n = len(keys)
+        if (
+            len(entities) != n
+            or len(set(zip(entities, keys, strict=True))) != n
+            or not all(isinstance(k, str) for k in keys + entities)
+        ):
+            raise KnowledgeError("state keys and entities are not one string per series")
+        buf = array(state, "buf", np.float64, (n, c.window))
+        rows = {name: array(state, name, dtype, (n,)) for name, dtype in _ROWS.items()}
+        seasons = [
+            SeasonalEnvelope.restored(s.seconds, s.buckets, section(state, f"season.{i}."), n)
+            for i, s in enumerate(c.seasons)
+        ]
+        pending = _pending(state, n)
+        ticks = json_field(state, "ticks", int)
+        self._rows = {ident: i for i, ident in enumerate(zip(entities, keys, strict=True))}
+        self._keys, self._entities = list(keys), list(entities)
+        self._buf = buf
+        for name, values in rows.items():
+            setattr(self, f"_{name}", values)
+        self._seasons, self._pending, self._ticks = seasons, pending, ticks
+        self._firing = {}
+        self._grow(max(n, 64))
+
     def firing(self) -> list[Symptom]:
         """Symptoms currently firing."""
         return list(self._firing.values())
@@ -256,6 +345,24 @@ class Peripheral:
         for row, entity in enumerate(self._entities):
             out[entity] = max(out.get(entity, 0.0), float(self._peak[row]))
         return out
+
+
+def _pending(state: Mapping[str, Any], n: int) -> list[tuple[IntArray, FloatArray, float]]:
+    """The ticks observed since the last refresh, not yet folded into the seasons."""
+    stamps, sizes = json_field(state, "pending.ts", list), json_field(state, "pending.sizes", list)
+    if len(stamps) != len(sizes) or not all(
+        isinstance(t, float) and type(s) is int and s >= 0
+        for t, s in zip(stamps, sizes, strict=True)
+    ):
+        raise KnowledgeError("state pending ticks are not one time and size each")
+    rows = array(state, "pending.rows", np.int64, (sum(sizes),))
+    values = array(state, "pending.values", np.float64, (sum(sizes),))
+    if rows.size and not 0 <= rows.min() <= rows.max() < n:
+        raise KnowledgeError("state pending rows name series it does not hold")
+    if not sizes:
+        return []
+    cuts = np.cumsum(sizes)[:-1]
+    return list(zip(np.split(rows, cuts), np.split(values, cuts), stamps, strict=True))
 
 
 def _score(z: float) -> float:

@@ -13,10 +13,14 @@ a recurring burst is exactly what the recent baseline would cut off.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
 from setpoint.analyze.base import FloatArray
+from setpoint.analyze.snapshot import array, json_field
 
 IntArray = npt.NDArray[np.int64]
 
@@ -46,6 +50,30 @@ class SeasonalEnvelope:
         self._hi = np.full((_SLOTS, buckets, capacity), -np.inf)
         self._born = np.zeros(capacity, dtype=np.int64)
         self._current = -1
+
+    @classmethod
+    def restored(
+        cls, period: float, buckets: int, state: Mapping[str, Any], n: int
+    ) -> SeasonalEnvelope:
+        """An envelope of ``n`` series holding what :meth:`get_state` returned.
+
+        Raises KnowledgeError when ``state`` does not fit ``buckets`` and ``n``.
+        """
+        env = cls(period, buckets, 0)
+        env._lo = array(state, "lo", np.float64, (_SLOTS, buckets, n))
+        env._hi = array(state, "hi", np.float64, (_SLOTS, buckets, n))
+        env._born = array(state, "born", np.int64, (n,))
+        env._current = json_field(state, "current", int)
+        return env
+
+    def get_state(self, n: int) -> dict[str, Any]:
+        """Copies of what the first ``n`` series learned, and the newest period folded."""
+        return {
+            "lo": self._lo[:, :, :n].copy(),
+            "hi": self._hi[:, :, :n].copy(),
+            "born": self._born[:n].copy(),
+            "current": self._current,
+        }
 
     def grow(self, capacity: int) -> None:
         """Make room for ``capacity`` series."""

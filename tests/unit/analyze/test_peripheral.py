@@ -125,3 +125,18 @@ def test_a_burst_at_the_same_time_every_day_is_excused() -> None:
     assert (
         len(feed(p2, [80.0 if i == 60 else quiet(i) for i in range(96)], 5 * DAY, step=step)) == 2
     )
+
+
+def test_two_services_with_the_same_series_are_two_series() -> None:
+    p = tier()
+    for t in range(40):
+        web = Sample("service.rss_bytes", 100.0 + t % 3, float(t), "service:web")
+        api = Sample("service.rss_bytes", 5_000.0 + t % 3, float(t), "service:api")
+        assert p.observe([web, api]) == []
+    assert len(p) == 2
+    fired = []
+    for t in range(40, 44):
+        fired += p.observe([Sample("service.rss_bytes", 900.0, float(t), "service:web")])
+    assert [(s.entity, s.evidence["series"]) for s in fired] == [
+        ("service:web", "service.rss_bytes")
+    ]
