@@ -17,9 +17,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from setpoint.analyze.failure.watch import FailureWatch
+from setpoint.analyze.forecasting.keeper import ForecastKeeper
 from setpoint.analyze.foresight import Foresight
+from setpoint.analyze.foveal.attention import Foveal
 from setpoint.analyze.incidents import IncidentTracker
 from setpoint.analyze.peripheral import Peripheral
+from setpoint.analyze.state_keeper import StateKeeper
+from setpoint.analyze.thresholds import Thresholds
 from setpoint.clock import SystemClock
 from setpoint.config.models import Config, PlaybookConfig, ServiceConfig
 from setpoint.events.base import DECISIONS, INCIDENTS, OUTCOMES, SYMPTOMS
@@ -50,6 +55,7 @@ from setpoint.model import (
     SymptomState,
 )
 from setpoint.monitor.base import Sensor
+from setpoint.monitor.dir_budget import DirBudgetSensor
 from setpoint.monitor.host import HostSensor
 from setpoint.monitor.probes import probe_from_config
 from setpoint.monitor.process import ProcessSampler
@@ -99,12 +105,22 @@ class Agent:
         self.store = store
         self._sensor_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sensors")
         sensors: list[Sensor] = [HostSensor()] if config.sensors.host else []
+        sensors += [DirBudgetSensor(n, b) for n, b in config.disk.budgets.items()]
         self.scheduler = SensorScheduler(sensors, self._sensor_pool)
         self.attention = Peripheral(config.attention)
+        self.foveal = Foveal(config.foveal)
+        self.thresholds = Thresholds(config.thresholds)
+        every = config.knowledge.state_every
+        self.attention_state = StateKeeper(
+            "peripheral", self.attention, store.detector_state, self.writer, every
+        )
         self.foresight = Foresight(
             config.prediction, config.crash, lambda p: self.writer.submit(store.predictions.save, p)
         )
         self.incidents = IncidentTracker(config.incidents.resolve_after)
+        self.failure = FailureWatch(
+            config.failure, data_dir, store, list(config.services), config.knowledge.url
+        )
         self.ledger = ChildLedger(data_dir / "children.json")
         self.watches: dict[str, ServiceWatch] = {}
         self._samplers: dict[str, ProcessSampler] = {}
@@ -152,7 +168,7 @@ class Agent:
         self.last_tick_seconds = 0.0
         self._last_stored = 0.0
         self._last_purge = 0.0
-        self._pending_samples: dict[str, Sample] = {}
+        self._pending_samples: dict[tuple[str, str], Sample] = {}
         self.bus.subscribe(SYMPTOMS, self._on_symptom)
         self.bus.subscribe(SYMPTOMS, self.foresight.on_symptom)
         self.bus.subscribe(DECISIONS, self.foresight.on_decision)
@@ -165,6 +181,7 @@ class Agent:
         if config.graph.enabled:
             self._link_graph(GraphLinker(store))
         self._last_mined = 0.0
+        self.forecasts: ForecastKeeper | None = None
 
     @property
     def mode(self) -> GateMode:
@@ -229,6 +246,10 @@ class Agent:
         for playbook in self.planner.matching(symptom):
             self._spawn(self._remediate(playbook, symptom, incident), "remediate")
 
+    async def _predict_failure(self, now: float) -> None:
+        for symptom in await self.failure.check(now):
+            await self.bus.publish(SYMPTOMS, symptom)
+
     def _replan(self) -> None:
         """Plan again for every symptom still firing (after ``setpoint resume``)."""
         open_by_id = {i.id: i for i in self.incidents.open_incidents()}
@@ -243,9 +264,16 @@ class Agent:
         """Fix first, escalate if it did not work: retry while the symptom stands.
 
         Each try passes the gate again, so the budget ends a loop with an escalation;
-        a learned playbook chooses again, with what the failed try taught.
+        a learned playbook chooses again, with what the failed try taught. A playbook
+        with ``when.for`` first waits until the symptom has fired that long, and does
+        nothing if it cleared meanwhile.
         """
         incident_id = incident.id if incident else None
+        hold = playbook.when.for_
+        if hold is not None:
+            await asyncio.sleep(max(0.0, symptom.ts + hold - time.time()))
+            if not self._still_firing(symptom):
+                return
         while True:
             proposals = await self.planner.propose(playbook, symptom)
             if (await self.executor.run(proposals, incident_id)) is not RunResult.FAILED:
@@ -286,6 +314,7 @@ class Agent:
             "decisions": dict(self.executor.counts),
             "gate": self.control.status(),
             "store_write_failures": self.writer.failures,
+            "forecasts": self.forecasts.status() if self.forecasts else None,
         }
 
     async def tick(self) -> None:
@@ -300,6 +329,10 @@ class Agent:
         self.metrics.series.update(samples)
         for symptom in self.attention.observe(samples):
             await self.bus.publish(SYMPTOMS, symptom)
+        for symptom in self.foveal.observe(samples, self.attention.salience()):
+            await self.bus.publish(SYMPTOMS, symptom)
+        for symptom in self.thresholds.observe(samples):
+            await self.bus.publish(SYMPTOMS, symptom)
         now = time.time()
         for symptom in self.foresight.observe(samples, now):
             await self.bus.publish(SYMPTOMS, symptom)
@@ -308,12 +341,15 @@ class Agent:
             self.writer.submit(self.foresight.sync, self.store.predictions, snapshot)
         for incident in self.incidents.tick(now):
             self._save_incident(incident)
+        if self.failure.due(now):
+            self._spawn(self._predict_failure(now), "predict-failure")
         self._store_samples(samples, now)
         if self.executor.approvals.due():
             self._spawn(self.executor.approvals.expire_due(), "expire-approvals")
         if now - self._last_mined >= self.config.learning.mine_every:
             self._last_mined = now
             self.writer.submit(mine_patterns, self.store, self.config.learning, now)
+        self.attention_state.tick(now)
         self._update_metrics()
         self.ticks += 1
         self.last_tick_at = now
@@ -328,7 +364,7 @@ class Agent:
         short transactions: never on the event loop.
         """
         for sample in samples:
-            self._pending_samples[sample.key] = sample
+            self._pending_samples[sample.ident] = sample
         if now - self._last_stored >= self.config.knowledge.sample_every:
             self._last_stored = now
             batch, self._pending_samples = list(self._pending_samples.values()), {}
@@ -356,6 +392,7 @@ class Agent:
         if orphans:
             log.warning("stopped %d process(es) left over by a previous setpoint", len(orphans))
         self.foresight.ledger.load(await self.writer.run(self.store.predictions.pending))
+        await self.attention_state.restore()
         for name, watch in self.watches.items():
             if watch.config.command:
                 try:
@@ -364,6 +401,14 @@ class Agent:
                     log.error("service %s did not start: %s", name, exc)
             watch.start()
         await self.executor.approvals.start()
+        if self.config.forecast.enabled:
+            loop = asyncio.get_running_loop()
+            self.forecasts = ForecastKeeper(
+                self.config.forecast.keeper(),
+                self.store.samples,
+                lambda symptom: loop.call_soon_threadsafe(self._emit, symptom),
+            )
+            self.forecasts.start()
         self.writer.submit(self._audit_start)
 
     def _audit_start(self) -> None:
@@ -398,12 +443,14 @@ class Agent:
         self._stop.set()
 
     async def stop(self) -> None:
-        """Finish in-flight work, stop supervised children, flush the store."""
+        """Finish in-flight work, save what attention learned, stop children, flush the store."""
         self._stop.set()
+        self.attention_state.save(time.time())
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.executor.aclose()
+        await self.failure.aclose()
         for watch in self.watches.values():
             await watch.aclose()
         for name, watch in self.watches.items():
@@ -411,6 +458,8 @@ class Agent:
                 with watch.handle.maintenance.window():
                     await watch.handle.stop()
                 log.info("stopped supervised service %s", name)
+        if self.forecasts is not None:
+            await asyncio.to_thread(self.forecasts.stop)
         await self.writer.drain()
         self._sensor_pool.shutdown(wait=True)
 

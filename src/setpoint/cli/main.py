@@ -13,8 +13,10 @@ from setpoint.cli import backup, config, control, decisions, explain, incidents,
 from setpoint.cli.bench import app as bench_app
 from setpoint.cli.chaos import chaos
 from setpoint.cli.crash import app as crash_app
+from setpoint.cli.forecast import forecast
 from setpoint.cli.learn import learn, similar
 from setpoint.cli.run import run
+from setpoint.cli.train import predict_failure, train
 
 app = typer.Typer(
     name="setpoint",
@@ -42,4 +44,7 @@ app.command("backup")(backup.backup)
 app.command("restore")(backup.restore)
 app.add_typer(patterns.app, name="patterns")
 app.add_typer(crash_app, name="crash")
+app.command("forecast")(forecast)
 app.command("chaos")(chaos)
+app.command("train")(train)
+app.command("predict-failure")(predict_failure)

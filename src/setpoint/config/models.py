@@ -14,12 +14,17 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from setpoint.analyze.peripheral import PeripheralConfig
+from setpoint.analyze.thresholds import ThresholdRule
 from setpoint.config.durations import Duration
+from setpoint.config.failure import FailureConfig
+from setpoint.config.forecast import ForecastConfig
+from setpoint.config.foveal import FovealConfig
 from setpoint.config.graph import GraphConfig
 from setpoint.config.integrations import IntegrationsConfig
 from setpoint.config.learning import LearningConfig
 from setpoint.config.prediction import CrashConfig, PredictionConfig
 from setpoint.model import GateMode, OperationalMode
+from setpoint.monitor.dir_budget import DirBudget
 
 STORE_SCHEMES = ("sqlite", "postgresql", "postgres")
 """The URL schemes ``knowledge.url`` may use."""
@@ -344,6 +349,7 @@ class KnowledgeConfig(Section):
 
     url: str | None = Field(None, repr=False)
     sample_every: Duration = Field(10.0, gt=0, description="resolution samples are kept at")
+    state_every: Duration = Field(300.0, gt=0, description="how often learned baselines are saved")
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
 
     @field_validator("url")
@@ -368,11 +374,16 @@ class IncidentConfig(Section):
 
 
 class DiskConfig(Section):
-    """Where the disk actuators may rotate, compress or delete files: nowhere by default."""
+    """Where the disk actuators may rotate, compress or delete files: nowhere by default.
+
+    ``budgets`` names directories held to a byte budget (entity ``dir:NAME``); the
+    exhaustion forecast predicts when each one reaches it.
+    """
 
     allow: list[Path] = Field(
         default_factory=list, description="absolute directories; symlinks are resolved"
     )
+    budgets: dict[str, DirBudget] = Field(default_factory=dict)
 
     @field_validator("allow")
     @classmethod
@@ -395,6 +406,8 @@ class Config(Section):
     gate: GateConfig = Field(default_factory=GateConfig)
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
     attention: PeripheralConfig = Field(default_factory=PeripheralConfig)
+    foveal: FovealConfig = Field(default_factory=FovealConfig)
+    thresholds: list[ThresholdRule] = Field(default_factory=list)
     sensors: SensorsConfig = Field(default_factory=SensorsConfig)
     knowledge: KnowledgeConfig = Field(default_factory=KnowledgeConfig)
     incidents: IncidentConfig = Field(default_factory=IncidentConfig)
@@ -404,6 +417,8 @@ class Config(Section):
     graph: GraphConfig = Field(default_factory=GraphConfig)
     prediction: PredictionConfig = Field(default_factory=PredictionConfig)
     crash: CrashConfig = Field(default_factory=CrashConfig)
+    failure: FailureConfig = Field(default_factory=FailureConfig)
+    forecast: ForecastConfig = Field(default_factory=ForecastConfig)
 
     @field_validator("services")
     @classmethod

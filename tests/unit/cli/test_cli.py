@@ -219,7 +219,7 @@ def test_example_comments_state_the_true_defaults(tmp_path: Path) -> None:
         blocks += starts
         inside = starts or (inside and line != "")
         lines.append(line.removeprefix("# ") if inside else line)
-    assert blocks == 13
+    assert blocks == 17
     with_defaults = tmp_path / "with-defaults.yaml"
     with_defaults.write_text("\n".join(lines) + "\n")
     assert load_config(with_defaults) == load_config(example)
