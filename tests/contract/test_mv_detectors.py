@@ -28,7 +28,7 @@ PAIRS = [(name, check) for name in mv_detectors().names() for check in CHECKS]
 
 
 def test_the_registry_holds_the_built_in_detectors() -> None:
-    assert {"knn", "iforest"} <= set(mv_detectors().names())
+    assert {"knn", "iforest", "seasonal_knn", "lstm_ae"} <= set(mv_detectors().names())
 
 
 @pytest.mark.parametrize(
