@@ -329,8 +329,9 @@ class Agent:
         self.metrics.series.update(samples)
         for symptom in self.attention.observe(samples):
             await self.bus.publish(SYMPTOMS, symptom)
-        for symptom in self.foveal.observe(samples, self.attention.salience()):
-            await self.bus.publish(SYMPTOMS, symptom)
+        if self.config.foveal.enabled:
+            for symptom in self.foveal.observe(samples, self.attention.salience()):
+                await self.bus.publish(SYMPTOMS, symptom)
         for symptom in self.thresholds.observe(samples):
             await self.bus.publish(SYMPTOMS, symptom)
         now = time.time()
