@@ -18,9 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from setpoint.analyze.base import VALUE, Detector, FloatArray
-
-TIME = "ts"
-"""Feature carrying the row's time (seconds since the epoch), for seasonal detectors."""
+from setpoint.analyze.daily import TIME
 
 
 @dataclass(frozen=True)

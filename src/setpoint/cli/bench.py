@@ -33,7 +33,7 @@ DataOption = Annotated[
 def nab(
     data: DataOption,
     out: Annotated[Path, typer.Option("--out", file_okay=False, help="Results directory.")],
-    detector: Annotated[str, typer.Option(help="Registered detector to run.")] = "excursion",
+    detector: Annotated[str, typer.Option(help="Registered detector to run.")] = "onset",
 ) -> None:
     """Run a detector causally over every file and write NAB's results format.
 

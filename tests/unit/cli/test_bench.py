@@ -54,7 +54,7 @@ def test_nab_writes_the_official_results_format(tmp_path: Path) -> None:
     result = runner.invoke(app, ["bench", "nab", "--data", str(data), "--out", str(out)])
 
     assert result.exit_code == 0, result.output
-    path = out / "excursion" / "artificialWithAnomaly" / "excursion_spiky.csv"
+    path = out / "onset" / "artificialWithAnomaly" / "onset_spiky.csv"
     with path.open() as f:
         rows = list(csv.DictReader(f))
     assert list(rows[0]) == ["timestamp", "value", "anomaly_score", "label"]
