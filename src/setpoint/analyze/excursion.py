@@ -16,7 +16,6 @@ new normal) until the excursion has lasted ``relearn_after`` observations.
 
 from __future__ import annotations
 
-import bisect
 from collections import deque
 from collections.abc import Mapping
 from typing import Any
@@ -25,40 +24,10 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from setpoint.analyze.base import value_of
+from setpoint.analyze.sorted_window import SortedWindow
 from setpoint.errors import KnowledgeError
 
-_IQR_TO_SIGMA = 1.349
 _STATE_VERSION = 1
-
-
-class _Window:
-    """A bounded window kept in arrival order and sorted, for O(log n) quantiles."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.order: deque[float] = deque()
-        self.sorted: list[float] = []
-
-    def push(self, x: float) -> None:
-        if len(self.order) == self.size:
-            del self.sorted[bisect.bisect_left(self.sorted, self.order.popleft())]
-        self.order.append(x)
-        bisect.insort(self.sorted, x)
-
-    def rank(self, x: float) -> float:
-        """Share of the window strictly below ``x``."""
-        return bisect.bisect_left(self.sorted, x) / len(self.sorted) if self.sorted else 0.0
-
-    def z(self, x: float, floor: float) -> float:
-        s, n = self.sorted, len(self.sorted)
-        median = 0.5 * (s[(n - 1) // 2] + s[n // 2])
-        iqr = s[(3 * n) // 4] - s[n // 4]
-        scale = max(iqr / _IQR_TO_SIGMA, floor * abs(median), 1e-9)
-        return abs(x - median) / scale
-
-    def load(self, values: list[float]) -> None:
-        self.order = deque(values[-self.size :])
-        self.sorted = sorted(self.order)
 
 
 class Excursion:
@@ -90,9 +59,9 @@ class Excursion:
     def __init__(self, config: Config | None = None) -> None:
         self.config = c = config or self.Config()
         self.warmup = c.warmup
-        self._values = _Window(c.window)
-        self._steps = _Window(c.window)
-        self._surprises = _Window(c.history)
+        self._values = SortedWindow(c.window)
+        self._steps = SortedWindow(c.window)
+        self._surprises = SortedWindow(c.history)
         self._recent: deque[float] = deque(maxlen=c.quiet)
         self._last: float | None = None
         self._seen = 0
