@@ -58,8 +58,15 @@ def _service(name: str, cgroup: Path, argv: list[str], max_s: float) -> str:
     return f"  {name}:\n    command: {json.dumps([*cmd, *argv])}\n    cwd: {ROOT}\n"
 
 
+CRASH = ""
+"""Extra ``crash:`` settings for every agent (``--crash``)."""
+
+
 def _config(mode: str, services: str, playbooks: str) -> str:
-    return f"version: 1\nmode: {mode}\ninterval: 1s\nservices:\n{services}playbooks:\n{playbooks}"
+    return (
+        f"version: 1\nmode: {mode}\ninterval: 1s\n{CRASH}"
+        f"services:\n{services}playbooks:\n{playbooks}"
+    )
 
 
 def _playbook(service: str) -> str:
@@ -256,10 +263,16 @@ def main() -> None:
     parser.add_argument("--healthy-seconds", type=float, default=300)
     parser.add_argument("--phases", default="lead,act,healthy")
     parser.add_argument("--save", type=Path)
+    parser.add_argument(
+        "--crash", default="", help="crash settings for the agents, e.g. 'min_duration: 8s'"
+    )
     args = parser.parse_args()
     if args.cmd == "worker":
         worker(args)
         return
+    if args.crash:
+        global CRASH
+        CRASH = f"crash: {{{args.crash}}}\n"
     tmp = Path(tempfile.mkdtemp(prefix="setpoint-oom-"))
     result: dict[str, Any] = {}
     try:
