@@ -50,7 +50,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -192,10 +192,18 @@ class LogTail:
                 stamp = parse_log_time(match["ts"]) if match else None
                 self.lines.append(LogLine(now, stamp, level, text))
 
-    def first_error_since(self, since: float, check: str = "victim") -> LogLine | None:
+    def first_error_since(
+        self, since: float, check: str = "victim", contains: str = ""
+    ) -> LogLine | None:
+        """Monit's first error line about ``check`` (and holding ``contains``) since then."""
         with self._lock:
             for line in self.lines:
-                if line.seen_wall >= since and line.level == "error" and f"'{check}'" in line.text:
+                if (
+                    line.seen_wall >= since
+                    and line.level == "error"
+                    and f"'{check}'" in line.text
+                    and contains in line.text
+                ):
                     return line
         return None
 
@@ -209,11 +217,19 @@ class LogTail:
 
 
 class Lab:
-    """The victim behind a pid file and a Monit daemon watching it, in one temp dir."""
+    """The victim behind a pid file and a Monit daemon watching it, in one temp dir.
 
-    def __init__(self, workdir: Path, reaper: Reaper) -> None:
+    ``victim_args`` are added to the victim's command line (e.g. a cgroup to join) and
+    ``rules`` (indented Monit ``if ... then ...`` lines) to its check.
+    """
+
+    def __init__(
+        self, workdir: Path, reaper: Reaper, victim_args: Sequence[str] = (), rules: str = ""
+    ) -> None:
         self.dir = workdir
         self.reaper = reaper
+        self.victim_args = " ".join(victim_args)
+        self.rules = rules
         self.port = free_port()
         self.pidfile = workdir / "victim.pid"
         self.conf = workdir / "monitrc"
@@ -226,7 +242,8 @@ class Lab:
         start.write_text(
             "#!/bin/sh\n"
             f"cd {self.dir}\n"
-            f"{PY} -m setpoint.chaos.victim {self.port} >>{self.dir}/victim.out 2>&1 &\n"
+            f"{PY} -m setpoint.chaos.victim {self.port} {self.victim_args}"
+            f" >>{self.dir}/victim.out 2>&1 &\n"
             f"echo $! > {self.pidfile}\n"
         )
         stop = self.dir / "stop-victim"
@@ -251,7 +268,7 @@ class Lab:
             f'  start program = "{start}" with timeout {START_GRACE_S} seconds\n'
             f'  stop program = "{stop}" with timeout 10 seconds\n'
             f'  if failed host 127.0.0.1 port {self.port} protocol http request "/"\n'
-            "     with timeout 1 seconds for 2 cycles then restart\n"
+            "     with timeout 1 seconds for 2 cycles then restart\n" + self.rules
         )
         self.conf.chmod(0o600)
 

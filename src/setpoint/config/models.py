@@ -11,7 +11,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ByteSize,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from setpoint.analyze.peripheral import PeripheralConfig
 from setpoint.analyze.thresholds import ThresholdRule
@@ -24,7 +32,6 @@ from setpoint.config.integrations import IntegrationsConfig
 from setpoint.config.learning import LearningConfig
 from setpoint.config.prediction import CrashConfig, PredictionConfig
 from setpoint.model import GateMode, OperationalMode
-from setpoint.monitor.dir_budget import DirBudget
 
 STORE_SCHEMES = ("sqlite", "postgresql", "postgres")
 """The URL schemes ``knowledge.url`` may use."""
@@ -371,6 +378,21 @@ class IncidentConfig(Section):
     resolve_after: Duration = Field(
         5.0, ge=0, description="quiet time after the last symptom clears"
     )
+
+
+class DirBudget(Section):
+    """One directory and the bytes it may hold."""
+
+    path: Path = Field(description="an absolute directory; its whole tree counts")
+    size: ByteSize = Field(gt=0, description="bytes the tree may hold, e.g. 10GiB")
+    every: Duration = Field(10.0, gt=0, description="how often the tree is walked")
+
+    @field_validator("path")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        if not value.is_absolute():
+            raise ValueError(f"{value} must be an absolute path")
+        return value
 
 
 class DiskConfig(Section):

@@ -16,32 +16,13 @@ import math
 import os
 from pathlib import Path
 
-from pydantic import BaseModel, ByteSize, ConfigDict, Field, field_validator
-
 from setpoint.clock import Clock, SystemClock
-from setpoint.config.durations import Duration
+from setpoint.config.models import DirBudget
 from setpoint.errors import SensorUnavailable
 from setpoint.model import Sample
 
 USED = "dir.used_bytes"
 BUDGET = "dir.budget_bytes"
-
-
-class DirBudget(BaseModel):
-    """One directory and the bytes it may hold."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    path: Path = Field(description="an absolute directory; its whole tree counts")
-    size: ByteSize = Field(gt=0, description="bytes the tree may hold, e.g. 10GiB")
-    every: Duration = Field(10.0, gt=0, description="how often the tree is walked")
-
-    @field_validator("path")
-    @classmethod
-    def _absolute(cls, value: Path) -> Path:
-        if not value.is_absolute():
-            raise ValueError(f"{value} must be an absolute path")
-        return value
 
 
 def dir_entity(name: str) -> str:
