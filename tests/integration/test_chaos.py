@@ -30,9 +30,11 @@ def _chaos(*scenarios: str, timeout: float) -> tuple[list[dict[str, Any]], int, 
     return results, proc.returncode, stderr
 
 
-@pytest.mark.timeout(180)
-def test_chaos_crash_hang_error_heal_without_collateral() -> None:
-    results, code, _ = _chaos("crash", "hang", "error", timeout=90)
+@pytest.mark.timeout(240)
+def test_chaos_process_and_database_faults_heal_without_collateral() -> None:
+    results, code, _ = _chaos(
+        "crash", "hang", "error", "pg-idle", "pg-slow", "redis-bloat", timeout=150
+    )
     for r in results:
         assert r["detected"] and r["healed"], r
         assert r["collateral"] == [], r

@@ -28,21 +28,23 @@ RECORD_GRACE = 5.0
 
 @contextmanager
 def chaos_database(names: LabNames) -> Iterator[None]:
-    """Create the run's database with its one-row table; drop it on the way out."""
+    """Create the run's two databases, the first with its one-row table; drop them after."""
     import psycopg
     from psycopg import sql
 
-    ident = sql.Identifier(names.database)
-    with psycopg.connect(PG_URL, autocommit=True, connect_timeout=5) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(ident))
+    idents = [sql.Identifier(names.database), sql.Identifier(names.reports_database)]
     try:
+        with psycopg.connect(PG_URL, autocommit=True, connect_timeout=5) as admin:
+            for ident in idents:
+                admin.execute(sql.SQL("CREATE DATABASE {}").format(ident))
         with psycopg.connect(names.pg_url, autocommit=True, connect_timeout=5) as conn:
             conn.execute("CREATE TABLE chaos (id int PRIMARY KEY, n int NOT NULL)")
             conn.execute("INSERT INTO chaos VALUES (1, 0)")
         yield
     finally:
         with psycopg.connect(PG_URL, autocommit=True, connect_timeout=5) as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident))
+            for ident in idents:
+                admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident))
 
 
 def _settle(lab: Lab) -> int:
@@ -130,6 +132,7 @@ def run(scenarios: list[Scenario], keep: bool, report: Callable[[Result], None])
         bystander_port=free_port(),
         db_app_port=free_port(),
         cache_app_port=free_port(),
+        report_app_port=free_port(),
     )
     workdir = Path(tempfile.mkdtemp(prefix=f"setpoint-chaos-{names.run_id}-"))
     lab = Lab(names, workdir)

@@ -29,7 +29,7 @@ from setpoint.chaos.spool import (
     SpoolBurst,
     SpoolFill,
 )
-from setpoint.chaos.stores import WRITERS, pg_idle, redis_bloat
+from setpoint.chaos.stores import SLOW_QUERIES, WRITERS, pg_idle, pg_slow, redis_bloat
 from setpoint.chaos.victim import LEAK_MIB_PER_S
 from setpoint.chaos.victims import KEY_LIMIT, SPOOL_BUDGET_MIB, Lab, set_fault, victim_answer
 
@@ -181,6 +181,12 @@ SCENARIOS: dict[str, Scenario] = {
             "service:db-app",
             f"a session idle in transaction, {WRITERS} writers blocked",
             pg_idle,
+        ),
+        Scenario(
+            "pg-slow",
+            "service:report-app",
+            f"{SLOW_QUERIES} report queries running 2 min, beside quick ones",
+            pg_slow,
         ),
         Scenario(
             "redis-bloat",

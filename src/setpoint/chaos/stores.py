@@ -1,18 +1,24 @@
-"""The database scenarios: a PostgreSQL session idle in a transaction, and Redis key bloat.
+"""The database scenarios: PostgreSQL runaway queries and idle transactions, Redis bloat.
 
 - ``pg-idle``: a session takes a row lock and idles in its transaction while
   :data:`WRITERS` writers queue behind it; healed when every writer got its row.
+- ``pg-slow``: :data:`SLOW_QUERIES` report queries run far past their budget on the
+  run's reports database, beside a session of quick queries that must go on
+  undisturbed; healed when every slow query has ended.
 - ``redis-bloat``: keys poured under the run's prefix past the cache app's budget,
   beside keys of another prefix that must stay; healed when the prefix is empty.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from typing import Any
 
 from setpoint.chaos.victims import KEY_LIMIT, REDIS_URL, Lab
 
 WRITERS = 5
+SLOW_QUERIES = 3
 
 
 class IdleTransaction:
@@ -65,6 +71,79 @@ class IdleTransaction:
 def pg_idle(lab: Lab) -> IdleTransaction:
     """Open the idle transaction on the run's database, writers queued behind it."""
     return IdleTransaction(lab.names.pg_url)
+
+
+class SlowQueries:
+    """Runaway report queries (two minutes of ``pg_sleep``) beside a session of quick ones."""
+
+    def __init__(self, url: str) -> None:
+        import psycopg
+
+        self._slow = [
+            psycopg.connect(url, connect_timeout=5, autocommit=True) for _ in range(SLOW_QUERIES)
+        ]
+        self._quick = psycopg.connect(url, connect_timeout=5, autocommit=True)
+        self._ended: list[str | None] = []
+        self._quick_errors: list[str] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._run_slow, args=(conn,), daemon=True)
+            for conn in self._slow
+        ] + [threading.Thread(target=self._run_quick, daemon=True)]
+        for thread in self._threads:
+            thread.start()
+
+    def _run_slow(self, conn: Any) -> None:
+        """One runaway query; records how it ended (the error that stopped it)."""
+        import psycopg
+
+        try:
+            conn.execute("SET statement_timeout = '150s'")
+            conn.execute("SELECT pg_sleep(120)")
+            ended = None
+        except psycopg.Error as exc:
+            ended = str(exc).splitlines()[0]
+        with self._lock:
+            self._ended.append(ended)
+
+    def _run_quick(self) -> None:
+        """A well-behaved client: a small query every 100 ms until the scenario ends."""
+        import psycopg
+
+        while not self._stop.wait(0.1):
+            try:
+                self._quick.execute("SELECT count(*) FROM pg_class")
+            except psycopg.Error as exc:
+                with self._lock:
+                    self._quick_errors.append(str(exc).splitlines()[0])
+                return
+
+    def healed(self) -> bool:
+        """Every runaway query has ended."""
+        with self._lock:
+            return len(self._ended) == SLOW_QUERIES
+
+    def damage(self) -> list[str]:
+        """Quick queries that failed (none should)."""
+        with self._lock:
+            return [f"quick query failed: {error}" for error in self._quick_errors]
+
+    def undo(self) -> None:
+        """Cancel what still runs, stop the quick client and close every session."""
+        self._stop.set()
+        for conn in self._slow:
+            with contextlib.suppress(Exception):
+                conn.cancel_safe()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        for conn in [*self._slow, self._quick]:
+            conn.close()
+
+
+def pg_slow(lab: Lab) -> SlowQueries:
+    """Start the runaway report queries on the run's reports database."""
+    return SlowQueries(lab.names.reports_url)
 
 
 class KeyBloat:

@@ -69,11 +69,17 @@ class LabNames:
     bystander_port: int
     db_app_port: int
     cache_app_port: int
+    report_app_port: int = 0
 
     @property
     def database(self) -> str:
         """The database this run creates and drops."""
         return f"setpoint_chaos_{self.run_id}"
+
+    @property
+    def reports_database(self) -> str:
+        """The second database of the run, where its report queries run."""
+        return f"{self.database}_reports"
 
     @property
     def key_prefix(self) -> str:
@@ -84,6 +90,11 @@ class LabNames:
     def pg_url(self) -> str:
         """A URL to the run's database."""
         return PG_URL.rsplit("/", 1)[0] + "/" + self.database
+
+    @property
+    def reports_url(self) -> str:
+        """A URL to the run's reports database."""
+        return PG_URL.rsplit("/", 1)[0] + "/" + self.reports_database
 
     def config(self, disk_root: Path, memory_args: list[str]) -> str:
         """The shipped ``chaos.yaml`` with this run's names filled in."""
@@ -98,6 +109,8 @@ class LabNames:
             bystander_port=self.bystander_port,
             db_app_port=self.db_app_port,
             cache_app_port=self.cache_app_port,
+            report_app_port=self.report_app_port,
+            reports_database=self.reports_database,
             pg_url=self.pg_url,
             database=self.database,
             redis_url=REDIS_URL,
