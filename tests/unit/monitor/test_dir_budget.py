@@ -16,10 +16,10 @@ from pydantic import ValidationError
 from setpoint.analyze.exhaustion import ExhaustionWatch, ResourcePolicy
 from setpoint.analyze.trend import TrendPolicy
 from setpoint.clock import ManualClock
-from setpoint.config.models import Config
+from setpoint.config.models import Config, DirBudget
 from setpoint.errors import SensorUnavailable
 from setpoint.model import Symptom, SymptomState
-from setpoint.monitor.dir_budget import DirBudget, DirBudgetSensor, allocated_bytes
+from setpoint.monitor.dir_budget import DirBudgetSensor, allocated_bytes
 
 KIB = 1024
 POLICY = ResourcePolicy(horizon=60, window=120, trend=TrendPolicy(min_duration=8))
