@@ -97,3 +97,12 @@ class Registry(Generic[T]):
         """A new instance of the plugin ``name``, built from its validated ``params``."""
         plugin: Any = self.get(name)
         return plugin(self.config_for(name, dict(params or {})))
+
+    def factory(self, name: str) -> Callable[[], Any]:
+        """A maker of fresh default-configured ``name`` plugins, one per call.
+
+        One is built at once, so a bad name or config raises PluginError here,
+        before a caller has written any output.
+        """
+        self.create(name)
+        return lambda: self.create(name)

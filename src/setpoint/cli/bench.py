@@ -7,6 +7,7 @@ scoring (:mod:`setpoint.benchmarks.nab_score`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -39,16 +40,10 @@ def nab(
 
     Results go to ``<out>/<name>``, the detector's name without ``_`` (NAB's rule).
     """
-    registry = default_detectors()
     try:
-        registry.create(detector)  # a bad name or config fails here, before any output
+        make: Callable[[], Detector] = default_detectors().factory(detector)
     except PluginError as exc:
         raise typer.BadParameter(str(exc), param_hint="--detector") from exc
-
-    def make() -> Detector:
-        made: Detector = registry.create(detector)
-        return made
-
     out_console = console()
     name = detector.replace("_", "")
     count = run_corpus(data, out, name, make, lambda file: out_console.print(file))

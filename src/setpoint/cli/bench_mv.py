@@ -8,6 +8,7 @@ Both are registered on the ``bench`` group in :mod:`setpoint.cli.bench`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -36,16 +37,10 @@ def mv(
     Results go to ``<out>/<entity>.csv`` with the header ``score``. The default,
     ``seasonal_knn``, scored best on ASD (``docs/benchmarks.md``).
     """
-    registry = mv_detectors()
     try:
-        registry.create(detector)  # a bad name or config fails here, before any output
+        make: Callable[[], MultivariateDetector] = mv_detectors().factory(detector)
     except PluginError as exc:
         raise typer.BadParameter(str(exc), param_hint="--detector") from exc
-
-    def make() -> MultivariateDetector:
-        made: MultivariateDetector = registry.create(detector)
-        return made
-
     shown = console()
     count = run_corpus(data, out, make, lambda name: shown.print(name))
     shown.print(f"{count} entities written to {out}")
