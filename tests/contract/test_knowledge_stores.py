@@ -158,6 +158,8 @@ def test_samples_round_trip_and_filters(store: KnowledgeStore) -> None:
     assert store.samples.query(key='disk.used{mount="/"}') == disk
     assert store.samples.query(entity="service:web") == web
     assert store.samples.query(entity="service:web", start=101.0, end=103.0) == web[1:4]
+    assert store.samples.query(key="cpu", entity="service:web", start=101.0) == web[1:]
+    assert store.samples.query(key="cpu", entity="host") == []
     assert store.samples.query(key='disk.used{mount="/"}', limit=2) == disk[3:]
     assert store.samples.query(key="nothing") == []
 

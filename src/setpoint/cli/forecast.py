@@ -1,4 +1,7 @@
-"""``setpoint forecast SERIES``: where a stored series is heading, with intervals.
+"""``setpoint forecast SERIES [--entity E]``: where a stored series is heading, with intervals.
+
+A series is a key on one entity: the host's by default, ``--entity service:web`` for a
+service's ``service.rss_bytes``.
 
 The model is fitted on demand on the store's history of the series (ETS takes about a
 second on two weeks of 15-minute buckets, SARIMA much longer), so the command needs no
@@ -26,12 +29,13 @@ from setpoint.config.durations import parse_duration
 from setpoint.config.forecast import ForecastConfig
 from setpoint.errors import ConfigError
 from setpoint.knowledge.base import SampleRepository
+from setpoint.model import HOST
 
 OPTIONS = {"horizons": "--horizon", "bucket": "--bucket", "history": "--history"}
 """The option that set each field, to name it in an error."""
 
 RECENT = 5000
-"""Newest samples looked at to suggest series names when the one asked for has none."""
+"""Newest samples looked at to suggest series and entities when the one asked for has none."""
 
 
 def parse_horizons(text: str) -> list[float]:
@@ -78,8 +82,16 @@ def _settings(
         fail("; ".join(problems))
 
 
-def _known_series(samples: SampleRepository) -> list[str]:
-    return sorted({s.key for s in samples.query(limit=RECENT)})
+def _hint(samples: SampleRepository, key: str, entity: str) -> str:
+    """What the store does hold near the series asked for: its keys, the key's entities."""
+    hints = []
+    keys = sorted({s.key for s in samples.query(entity=entity, limit=RECENT)})
+    if keys:
+        hints.append(f"series seen recently on {entity}: {', '.join(keys)}")
+    entities = sorted({s.entity for s in samples.query(key=key, limit=RECENT)} - {entity})
+    if entities:
+        hints.append(f"{key!r} is stored for {', '.join(entities)} (use --entity)")
+    return "".join(f"; {hint}" for hint in hints)
 
 
 def forecast(
@@ -87,6 +99,9 @@ def forecast(
         str,
         typer.Argument(help='Series key, e.g. host.load1 or host.disk.used_percent{mount="/"}.'),
     ],
+    entity: Annotated[
+        str, typer.Option("--entity", "-e", help="Whose series: host, or e.g. service:web.")
+    ] = HOST,
     horizon: Annotated[
         str | None, typer.Option("--horizon", help="Comma-separated, e.g. 1h,6h,24h.")
     ] = None,
@@ -112,11 +127,9 @@ def forecast(
     settings = _settings(config, horizon, bucket, history, model)
     with reading_store(data_dir, store_url) as store:
         try:
-            made = forecast_series(store.samples, series, time.time(), settings.policy())
+            made = forecast_series(store.samples, series, time.time(), settings.policy(), entity)
         except NotEnoughHistory as exc:
-            known = _known_series(store.samples)
-            hint = f"; series seen recently: {', '.join(known)}" if known else ""
-            fail(f"{exc}{hint}")
+            fail(f"{exc}{_hint(store.samples, series, entity)}")
         except ForecastUnavailable as exc:
             fail(str(exc))
     if as_json:
@@ -128,8 +141,9 @@ def forecast(
 def _print(made: SeriesForecast) -> None:
     out = console()
     out.print(
-        f"{made.key}: {made.model} on {span(made.history * made.bucket)} of {span(made.bucket)}"
-        f" buckets ({made.filled} filled), last bucket ending {local_time(made.origin)}"
+        f"{made.key} ({made.entity}): {made.model} on {span(made.history * made.bucket)}"
+        f" of {span(made.bucket)} buckets ({made.filled} filled),"
+        f" last bucket ending {local_time(made.origin)}"
     )
     levels = [i.level for i in made.points[0].intervals]
     columns = ["horizon", "time", "forecast"] + [f"{level:.0%} interval" for level in levels]

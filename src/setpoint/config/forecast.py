@@ -1,10 +1,21 @@
-"""The ``forecast`` section: seasonal forecasts of host series, with intervals.
+"""The ``forecast`` section: seasonal forecasts of host and service series, with intervals.
 
 ``setpoint forecast`` uses the model settings whenever it is given the config file.
 With ``enabled: true`` the agent also keeps forecasts of ``series`` fresh: it refits
 each model every ``refit_every``, only while the host is idle, on a background thread,
-and raises ``forecast.breach`` when an interval crosses one of ``limits``. That costs
-the agent statsmodels' memory (tens of MiB), hence off by default.
+and raises ``forecast.breach`` when an interval crosses a limit. That costs the agent
+statsmodels' memory (tens of MiB), hence off by default.
+
+An entry of ``series`` is a key of the host (``host.load1``) or a mapping naming the
+service or entity (as ``thresholds`` do), with an optional limit of its own::
+
+    series:
+      - host.memory.used_percent
+      - {series: service.rss_bytes, service: web, above: 2e9}
+      - {series: dir.used_bytes, entity: "dir:spool"}
+
+``limits`` bound a key on every entity it is listed for; an entry's own ``above`` or
+``below`` replaces that.
 
 >>> ForecastConfig().policy().steps(), ForecastConfig().policy().spec().season
 ([4, 24, 96], 96)
@@ -12,6 +23,7 @@ the agent statsmodels' memory (tens of MiB), hence off by default.
 
 from __future__ import annotations
 
+import re
 from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -20,6 +32,10 @@ from setpoint.analyze.forecasting.forecaster import ForecastPolicy
 from setpoint.analyze.forecasting.keeper import KeeperPolicy, Limit
 from setpoint.analyze.forecasting.models import MIN_POINTS, ModelSpec
 from setpoint.config.durations import Duration
+from setpoint.model import HOST, service_entity
+
+ENTITY = re.compile(r"^[a-z][a-z0-9_-]*:\S+$")
+"""An entity other than the host: ``KIND:NAME``, e.g. ``service:web`` or ``dir:spool``."""
 
 Order = tuple[int, int, int]
 """SARIMA's (p, d, q) or (P, D, Q)."""
@@ -56,13 +72,75 @@ class BreachLimit(_Section):
         return self
 
 
+class WatchedSeries(_Section):
+    """A series the agent forecasts: its key on an entity, and optionally its own limit.
+
+    A bare key is the host's series.
+
+    >>> WatchedSeries.model_validate("host.load1").ident
+    ('host', 'host.load1')
+    >>> WatchedSeries(series="service.rss_bytes", service="web").ident
+    ('service:web', 'service.rss_bytes')
+    """
+
+    series: str = Field(min_length=1, description="series key, e.g. service.rss_bytes")
+    service: str | None = Field(None, min_length=1, description="a service: entity service:NAME")
+    entity: str | None = Field(None, description="host (the default), or KIND:NAME")
+    above: float | None = Field(None, description="this series' own limit above")
+    below: float | None = Field(None, description="this series' own limit below")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_key(cls, data: object) -> object:
+        if isinstance(data, str):
+            return {"series": data}
+        if not isinstance(data, dict):
+            raise ValueError(
+                f"{data!r} is neither a series key nor a mapping"
+                " like {series: service.rss_bytes, service: web}"
+            )
+        return data
+
+    @field_validator("entity")
+    @classmethod
+    def _entity(cls, value: str | None) -> str | None:
+        if value is not None and value != HOST and not ENTITY.match(value):
+            raise ValueError(f"{value!r} is not host or KIND:NAME (e.g. service:web)")
+        return value
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Self:
+        if self.service is not None and self.entity is not None:
+            raise ValueError("give service or entity, not both")
+        return self
+
+    @property
+    def ident(self) -> tuple[str, str]:
+        """``(entity, key)``, as :attr:`setpoint.model.Sample.ident`."""
+        if self.service is not None:
+            return service_entity(self.service), self.series
+        return self.entity or HOST, self.series
+
+    def limit(self, shared: BreachLimit | None) -> Limit | None:
+        """Its own limit if it has one, else ``shared`` (the ``limits`` entry of its key)."""
+        if self.above is not None or self.below is not None:
+            return Limit(self.above, self.below)
+        return None if shared is None else Limit(shared.above, shared.below)
+
+
+def _host_series(*keys: str) -> list[WatchedSeries]:
+    return [WatchedSeries(series=key) for key in keys]
+
+
 class ForecastConfig(_Section):
     """Forecasts of a few series at 1 h / 6 h / 24 h with 80 % and 95 % intervals."""
 
     enabled: bool = Field(False, description="keep forecasts of `series` fresh in the agent")
-    series: list[str] = Field(
-        default_factory=lambda: ["host.cpu.percent", "host.memory.available_bytes", "host.load1"],
-        description="series keys the agent forecasts",
+    series: list[WatchedSeries] = Field(
+        default_factory=lambda: _host_series(
+            "host.cpu.percent", "host.memory.available_bytes", "host.load1"
+        ),
+        description="host series keys, or {series, service or entity, above, below}",
     )
     model: Literal["ets", "sarima"] = Field("ets", description="ets (Holt-Winters) or sarima")
     trend: bool = Field(False, description="ETS with a damped additive trend")
@@ -80,8 +158,21 @@ class ForecastConfig(_Section):
         0.5, gt=0, description="refit only while the 1-minute load per CPU is below this"
     )
     breach_level: float = Field(0.95, gt=0, lt=1, description="interval judged against limits")
-    limits: dict[str, BreachLimit] = Field(default_factory=dict, description="series -> bound")
+    limits: dict[str, BreachLimit] = Field(
+        default_factory=dict, description="series key -> bound, on every entity listed"
+    )
     sarima: SarimaConfig = Field(default_factory=SarimaConfig)
+
+    @field_validator("series")
+    @classmethod
+    def _once_each(cls, value: list[WatchedSeries]) -> list[WatchedSeries]:
+        seen: dict[tuple[str, str], int] = {}
+        for i, watched in enumerate(value):
+            first = seen.setdefault(watched.ident, i)
+            if first != i:
+                entity, key = watched.ident
+                raise ValueError(f"series[{first}] and series[{i}] are both {key!r} on {entity}")
+        return value
 
     @field_validator("levels")
     @classmethod
@@ -107,7 +198,7 @@ class ForecastConfig(_Section):
             )
         if self.history < MIN_POINTS * self.bucket:
             raise ValueError(f"history must hold at least {MIN_POINTS} buckets")
-        unknown = sorted(set(self.limits) - set(self.series))
+        unknown = sorted(set(self.limits) - {watched.series for watched in self.series})
         if unknown:
             raise ValueError(f"limits name series not in `series`: {', '.join(unknown)}")
         if self.breach_level not in self.levels:
@@ -134,12 +225,17 @@ class ForecastConfig(_Section):
 
     def keeper(self) -> KeeperPolicy:
         """The policy of the agent's background forecasts."""
+        limits = {
+            watched.ident: limit
+            for watched in self.series
+            if (limit := watched.limit(self.limits.get(watched.series))) is not None
+        }
         return KeeperPolicy(
-            tuple(self.series),
+            tuple(watched.ident for watched in self.series),
             self.policy(),
             self.refit_every,
             self.update_every,
             self.idle_load,
             self.breach_level,
-            {key: Limit(limit.above, limit.below) for key, limit in self.limits.items()},
+            limits,
         )

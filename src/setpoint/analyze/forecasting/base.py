@@ -58,13 +58,14 @@ class HorizonForecast:
 
 @dataclass(frozen=True, slots=True)
 class SeriesForecast:
-    """Forecasts of one series from ``origin`` by a model fitted at ``fitted_at``.
+    """Forecasts of ``key`` on ``entity`` from ``origin``, by a model fitted at ``fitted_at``.
 
     ``history`` is how many buckets of ``bucket`` seconds the model ran over and
     ``filled`` how many of those had no sample (filled from roll-ups or interpolated).
     """
 
     key: str
+    entity: str
     origin: float
     bucket: float
     model: str

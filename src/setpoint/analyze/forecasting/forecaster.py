@@ -12,8 +12,9 @@ from dataclasses import dataclass, field, replace
 
 from setpoint.analyze.forecasting.base import HorizonForecast, NotEnoughHistory, SeriesForecast
 from setpoint.analyze.forecasting.models import MIN_POINTS, FittedModel, ModelSpec, fit
-from setpoint.analyze.forecasting.series import RegularSeries, load_series, span
+from setpoint.analyze.forecasting.series import RegularSeries, load_series, named, span
 from setpoint.knowledge.base import SampleRepository
+from setpoint.model import HOST
 
 DAY = 86400.0
 
@@ -62,6 +63,7 @@ def predict_series(
     )
     return SeriesForecast(
         series.key,
+        series.entity,
         series.end,
         series.step,
         model.name,
@@ -73,19 +75,24 @@ def predict_series(
 
 
 def forecast_series(
-    samples: SampleRepository, key: str, now: float, policy: ForecastPolicy
+    samples: SampleRepository,
+    key: str,
+    now: float,
+    policy: ForecastPolicy,
+    entity: str = HOST,
 ) -> SeriesForecast:
-    """Load ``key``'s history before ``now``, fit the policy's model on it and forecast.
+    """Load the history of ``key`` on ``entity`` before ``now``, fit a model on it, forecast.
 
     Raises :class:`~setpoint.analyze.forecasting.base.NotEnoughHistory` when the store
     holds too little of the series and
     :class:`~setpoint.analyze.forecasting.base.ForecastUnavailable` when the model
     cannot be fitted (or statsmodels is missing).
     """
-    series = load_series(samples, key, now, policy.history, policy.bucket)
+    series = load_series(samples, key, now, policy.history, policy.bucket, entity)
     if len(series) < MIN_POINTS:
         raise NotEnoughHistory(
-            f"{key}: {span(len(series) * series.step)} of history in {span(series.step)} buckets;"
+            f"{named(key, entity)}: {span(len(series) * series.step)} of history"
+            f" in {span(series.step)} buckets;"
             f" forecasting needs at least {span(policy.min_history)}"
         )
     model = fit(series.values, policy.spec())

@@ -6,8 +6,10 @@ model is refitted every ``refit_every``, and only while the 1-minute load per CP
 below ``idle_load``; in between, or while the host is busy, the old parameters are run
 over the new data, which costs milliseconds. Nothing runs on the agent's tick.
 
-A series with a limit raises ``forecast.breach`` while the interval at
-``breach_level`` crosses it at any horizon, and clears it when none does.
+A series is one ``(entity, key)``: the host's ``host.load1``, or ``service.rss_bytes``
+of ``service:web``, each read and modelled apart from every other entity's. A series
+with a limit raises ``forecast.breach`` on its entity while the interval at
+``breach_level`` crosses the limit at any horizon, and clears it when none does.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from setpoint.analyze.forecasting.base import (
 )
 from setpoint.analyze.forecasting.forecaster import ForecastPolicy, predict_series
 from setpoint.analyze.forecasting.models import MIN_POINTS, FittedModel, fit
-from setpoint.analyze.forecasting.series import aligned, as_series, stored_means
+from setpoint.analyze.forecasting.series import aligned, as_series, named, stored_means
 from setpoint.clock import Clock, SystemClock
 from setpoint.knowledge.base import SampleRepository
 from setpoint.model import Severity, Symptom
@@ -39,6 +41,9 @@ from setpoint.model import Severity, Symptom
 log = logging.getLogger(__name__)
 
 BREACH = "forecast.breach"
+
+SeriesId = tuple[str, str]
+"""A series the keeper watches: ``(entity, key)``, as :attr:`setpoint.model.Sample.ident`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,22 +56,24 @@ class Limit:
 
 @dataclass(frozen=True, slots=True)
 class KeeperPolicy:
-    """What the keeper forecasts, how often it refits and updates, and the limits."""
+    """What the keeper forecasts, how often it refits and updates, and the limits.
 
-    series: tuple[str, ...]
+    ``series`` and the keys of ``limits`` are ``(entity, key)`` pairs.
+    """
+
+    series: tuple[SeriesId, ...]
     forecast: ForecastPolicy = field(default_factory=ForecastPolicy)
     refit_every: float = 6 * 3600.0
     update_every: float = 900.0
     idle_load: float = 0.5
     breach_level: float = 0.95
-    limits: Mapping[str, Limit] = field(default_factory=dict)
+    limits: Mapping[SeriesId, Limit] = field(default_factory=dict)
 
 
 @dataclass
 class _Track:
     """One series: its bucket means since ``start``, its model, its last forecast."""
 
-    entity: str
     start: float
     means: FloatArray
     sampled: npt.NDArray[np.bool_]
@@ -98,7 +105,7 @@ class ForecastKeeper:
         self._emit = emit
         self._idle = idle or (lambda: host_is_idle(policy.idle_load))
         self._clock = clock or SystemClock()
-        self._tracks: dict[str, _Track] = {}
+        self._tracks: dict[SeriesId, _Track] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -126,50 +133,53 @@ class ForecastKeeper:
 
     def refresh(self, now: float) -> None:
         """One pass over every series: read new buckets, refit or update, forecast."""
-        for key in self.policy.series:
+        for ident in self.policy.series:
             if self._stop.is_set():
                 return
-            track = self._read(key, now)
+            track = self._read(ident, now)
             if track is None:
                 continue
             try:
-                self._forecast(key, track, now)
+                self._forecast(ident, track, now)
                 track.error = None
             except (NotEnoughHistory, ForecastUnavailable) as exc:
                 track.error = str(exc)
-                log.debug("no forecast of %s: %s", key, exc)
-            self._judge(key, track, now)
+                log.debug("no forecast of %s: %s", named(ident[1], ident[0]), exc)
+            self._judge(ident, track, now)
 
-    def _read(self, key: str, now: float) -> _Track | None:
+    def _read(self, ident: SeriesId, now: float) -> _Track | None:
         """The series' buckets up to ``now``: all its history once, then the new ones."""
+        entity, key = ident
         step = self.policy.forecast.bucket
         stop = aligned(now, step)
         with self._lock:
-            track = self._tracks.get(key)
+            track = self._tracks.get(ident)
         if track is None:
-            newest = self._samples.query(key=key, limit=1)
-            if not newest:
+            if not self._samples.query(key=key, entity=entity, limit=1):
                 return None
             start = stop - (self.policy.forecast.history // step) * step
-            means, sampled = stored_means(self._samples, key, start, stop, step)
-            track = _Track(newest[0].entity, start, means, sampled)
+            means, sampled = stored_means(self._samples, key, start, stop, step, entity)
+            track = _Track(start, means, sampled)
             with self._lock:
-                self._tracks[key] = track
+                self._tracks[ident] = track
             return track
         end = track.start + track.means.size * step
         if stop > end:
-            means, sampled = stored_means(self._samples, key, end, stop, step)
+            means, sampled = stored_means(self._samples, key, end, stop, step, entity)
             keep = int(self.policy.forecast.history // step)
             track.means = np.concatenate([track.means, means])[-keep:]
             track.sampled = np.concatenate([track.sampled, sampled])[-keep:]
             track.start = stop - track.means.size * step
         return track
 
-    def _forecast(self, key: str, track: _Track, now: float) -> None:
+    def _forecast(self, ident: SeriesId, track: _Track, now: float) -> None:
+        entity, key = ident
         policy = self.policy.forecast
-        series = as_series(key, track.means, track.sampled, track.start, policy.bucket)
+        series = as_series(key, track.means, track.sampled, track.start, policy.bucket, entity)
         if len(series) < MIN_POINTS:
-            raise NotEnoughHistory(f"{len(series)} buckets of {key}, need {MIN_POINTS}")
+            raise NotEnoughHistory(
+                f"{len(series)} buckets of {named(key, entity)}, need {MIN_POINTS}"
+            )
         due = track.model is None or now - track.fitted_at >= self.policy.refit_every
         grew = (
             track.model is not None
@@ -183,27 +193,30 @@ class ForecastKeeper:
             log.info(
                 "fitted %s to %s in %.2f s CPU",
                 track.model.name,
-                key,
+                named(key, entity),
                 time.process_time() - started,
             )
             model = track.model
         elif track.model is not None:
             model = track.model.update(series.values)
         else:
-            raise NotEnoughHistory(f"{key}: waiting for the host to be idle to fit a model")
+            raise NotEnoughHistory(
+                f"{named(key, entity)}: waiting for the host to be idle to fit a model"
+            )
         made = predict_series(model, series, policy, track.fitted_at)
         with self._lock:
             track.forecast = made
 
-    def _judge(self, key: str, track: _Track, now: float) -> None:
+    def _judge(self, ident: SeriesId, track: _Track, now: float) -> None:
         """Fire ``forecast.breach`` while an interval crosses the series' limit; clear it after."""
-        limit = self.policy.limits.get(key)
+        entity, key = ident
+        limit = self.policy.limits.get(ident)
         if limit is None:
             return
         crossing = self._crossing(track.forecast, limit) if track.error is None else None
         if crossing is not None and track.firing is None:
             track.firing = Symptom(
-                BREACH, track.entity, now, severity=Severity.WARNING, evidence=crossing
+                BREACH, entity, now, severity=Severity.WARNING, evidence=crossing
             )
             self._emit(track.firing)
         elif crossing is None and track.firing is not None and track.error is None:
@@ -235,22 +248,27 @@ class ForecastKeeper:
                         "interval": [bound.lower, bound.upper],
                         "level": level,
                         side: value,
-                        "reason": f"the {level:.0%} interval of {made.key} in "
+                        "reason": f"the {level:.0%} interval of {named(made.key, made.entity)} in "
                         f"{point.horizon / 3600:g} h crosses the limit {side} {value:g}",
                     }
         return None
 
-    def status(self) -> dict[str, Any]:
-        """The last forecast (or why there is none) of each series, for ``GET /status``."""
-        out: dict[str, Any] = {}
+    def status(self) -> dict[str, dict[str, Any]]:
+        """The last forecast (or why there is none) of each series, for ``GET /status``.
+
+        By entity, then by series key: ``{"service:web": {"service.rss_bytes": {...}}}``.
+        """
+        out: dict[str, dict[str, Any]] = {}
         with self._lock:
             tracks = dict(self._tracks)
-        for key in self.policy.series:
-            track = tracks.get(key)
+        for ident in self.policy.series:
+            entity, key = ident
+            track = tracks.get(ident)
             if track is None:
-                out[key] = {"error": "no samples yet"}
+                shown: dict[str, Any] = {"error": "no samples yet"}
             elif track.forecast is not None and track.error is None:
-                out[key] = asdict(track.forecast)
+                shown = asdict(track.forecast)
             else:
-                out[key] = {"error": track.error or "not forecast yet"}
+                shown = {"error": track.error or "not forecast yet"}
+            out.setdefault(entity, {})[key] = shown
         return out

@@ -6,6 +6,9 @@ roll-ups beyond it, and has gaps whenever the agent was not running. This module
 averages the samples into buckets, fills buckets whose samples are gone from the hourly
 roll-ups, interpolates short holes linearly and trims missing buckets at either end, so
 the forecast's origin is the end of the last bucket that was actually observed.
+
+A series is one ``(entity, key)``, as :attr:`setpoint.model.Sample.ident`: two services
+each have a ``service.rss_bytes``, and they are never read together.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import numpy.typing as npt
 from setpoint.analyze.base import FloatArray
 from setpoint.analyze.forecasting.base import NotEnoughHistory
 from setpoint.knowledge.base import SampleRepository
+from setpoint.model import HOST
 
 CHUNK = 6 * 3600.0
 """Samples are read six hours at a time, so a long history never sits in memory as objects."""
@@ -30,17 +34,18 @@ HOUR = 3600.0
 
 @dataclass(frozen=True, slots=True)
 class RegularSeries:
-    """One value per ``step`` seconds from ``start``, without holes.
+    """One value per ``step`` seconds from ``start`` of ``key`` on ``entity``, without holes.
 
     ``filled`` counts the buckets that had no sample and were filled from the hourly
     roll-ups or by interpolation.
 
-    >>> s = RegularSeries("host.load1", 0.0, 900.0, np.array([1.0, 2.0]), 0)
+    >>> s = RegularSeries("host.load1", "host", 0.0, 900.0, np.array([1.0, 2.0]), 0)
     >>> s.end, len(s)
     (1800.0, 2)
     """
 
     key: str
+    entity: str
     start: float
     step: float
     values: FloatArray
@@ -53,6 +58,15 @@ class RegularSeries:
 
     def __len__(self) -> int:
         return len(self.values)
+
+
+def named(key: str, entity: str) -> str:
+    """A series for people: its key and the entity it belongs to.
+
+    >>> named("service.rss_bytes", "service:web")
+    "'service.rss_bytes' on service:web"
+    """
+    return f"{key!r} on {entity}"
 
 
 def span(seconds: float) -> str:
@@ -126,9 +140,14 @@ def close_gaps(means: FloatArray) -> tuple[FloatArray, int]:
 
 
 def stored_means(
-    samples: SampleRepository, key: str, start: float, stop: float, step: float
+    samples: SampleRepository,
+    key: str,
+    start: float,
+    stop: float,
+    step: float,
+    entity: str = HOST,
 ) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
-    """The mean of ``key`` per bucket in [start, stop), and which buckets had samples.
+    """The mean of ``key`` on ``entity`` per bucket in [start, stop), and which had samples.
 
     Buckets without samples take their hour's roll-up average, or NaN without one.
     """
@@ -137,7 +156,9 @@ def stored_means(
     chunk_start = start
     while chunk_start < stop:
         chunk_end = min(chunk_start + CHUNK, stop)
-        got = samples.query(key=key, start=chunk_start, end=chunk_end, limit=CHUNK_LIMIT)
+        got = samples.query(
+            key=key, entity=entity, start=chunk_start, end=chunk_end, limit=CHUNK_LIMIT
+        )
         ts = np.fromiter((s.ts for s in got), float, len(got))
         values = np.fromiter((s.value for s in got), float, len(got))
         inside = ts < chunk_end
@@ -147,13 +168,18 @@ def stored_means(
     np.divide(sums, counts, out=means, where=counts > 0)
     sampled = counts > 0
     if not sampled.all():
-        hourly = {r.hour: r.avg for r in samples.hourly(key, start - HOUR, stop)}
+        hourly = {r.hour: r.avg for r in samples.hourly(key, start - HOUR, stop, entity)}
         means = fill_from_hourly(means, start, step, hourly)
     return means, sampled
 
 
 def as_series(
-    key: str, means: FloatArray, sampled: npt.NDArray[np.bool_], start: float, step: float
+    key: str,
+    means: FloatArray,
+    sampled: npt.NDArray[np.bool_],
+    start: float,
+    step: float,
+    entity: str = HOST,
 ) -> RegularSeries:
     """The buckets from the first to the last with a value, holes interpolated.
 
@@ -162,24 +188,30 @@ def as_series(
     values, first = close_gaps(means)
     if values.size == 0:
         raise NotEnoughHistory(
-            f"the store holds no samples of {key!r} in the last {span(means.size * step)}"
+            f"the store holds no samples of {named(key, entity)}"
+            f" in the last {span(means.size * step)}"
         )
     filled = int((~sampled[first : first + values.size]).sum())
-    return RegularSeries(key, start + first * step, step, values, filled)
+    return RegularSeries(key, entity, start + first * step, step, values, filled)
 
 
 def load_series(
-    samples: SampleRepository, key: str, end: float, history: float, step: float
+    samples: SampleRepository,
+    key: str,
+    end: float,
+    history: float,
+    step: float,
+    entity: str = HOST,
 ) -> RegularSeries:
-    """The series ``key`` over the ``history`` seconds of whole buckets before ``end``.
+    """The series ``key`` of ``entity`` over the ``history`` seconds of buckets before ``end``.
 
     Buckets are aligned to multiples of ``step`` since the epoch. Raises
-    :class:`NotEnoughHistory` when the store holds nothing of ``key`` in that time.
+    :class:`NotEnoughHistory` when the store holds nothing of the series in that time.
     """
     stop = aligned(end, step)
     start = stop - (history // step) * step
-    means, sampled = stored_means(samples, key, start, stop, step)
-    return as_series(key, means, sampled, start, step)
+    means, sampled = stored_means(samples, key, start, stop, step, entity)
+    return as_series(key, means, sampled, start, step, entity)
 
 
 def aligned(ts: float, step: float) -> float:

@@ -52,9 +52,15 @@ class Samples:
         end: float | None = None,
         limit: int = 1000,
     ) -> list[Sample]:
-        """Return the newest ``limit`` samples matching, in [start, end], oldest first."""
+        """Return the newest ``limit`` samples matching, in [start, end], oldest first.
+
+        Given a key, the key's index finds the rows and the entity only filters them:
+        ``entity || ''`` keeps SQLite from reading the entity's index instead, which holds
+        every series of the entity.
+        """
+        entity_test = "entity || '' = ?" if key is not None else "entity = ?"
         clause, params = where_clause(
-            ("key = ?", key), ("entity = ?", entity), ("ts >= ?", start), ("ts <= ?", end)
+            ("key = ?", key), (entity_test, entity), ("ts >= ?", start), ("ts <= ?", end)
         )
         sql = (
             "SELECT series, value, ts, entity, labels FROM ("
