@@ -8,8 +8,11 @@ flat, or a burst that is freed again) never predicts anything. A
 horizon and clears once the trend is gone (or its ETA is past 1.5 horizons) on two
 assessments in a row.
 
-Readings are averaged into buckets of ``window / 240`` seconds and the trend is
-assessed once per bucket, which keeps the cost per tick tiny however fast the loop.
+Readings are averaged into buckets and the trend is assessed once per bucket, which
+keeps the cost per tick tiny however fast the loop. A bucket is ``window / 240`` seconds,
+or shorter when that is needed for a trend's first ``min_points`` buckets to fit in its
+``min_duration`` (so the shortest trend the policy allows is seen once it has lasted
+that long, not a few buckets later), down to ``window / 480``.
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ from setpoint.analyze.trend import Trend, TrendPolicy, sustained_trend
 from setpoint.model import Sample, Severity, Symptom
 
 BUCKETS = 240
-"""Points a trend window is cut into."""
+"""Points a trend window is cut into, unless ``min_duration`` needs finer ones."""
+MAX_POINTS = 480
+"""Most buckets a window is ever cut into (the robust fit's cost grows as their square)."""
 _CLEAR_AFTER = 2
 
 
@@ -34,6 +39,18 @@ class ResourcePolicy:
     horizon: float
     window: float
     trend: TrendPolicy = field(default_factory=TrendPolicy)
+
+    @property
+    def resolution(self) -> float:
+        """Seconds per bucket (see module).
+
+        >>> ResourcePolicy(3600, 1800, TrendPolicy(min_duration=30)).resolution
+        4.285714285714286
+        >>> ResourcePolicy(3600, 1800, TrendPolicy(min_duration=300)).resolution
+        7.5
+        """
+        fit = self.trend.min_duration / max(1, self.trend.min_points - 1)
+        return max(self.window / MAX_POINTS, min(self.window / BUCKETS, fit))
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +126,7 @@ class _Track:
     """Bucketed history of one headroom series and whether its symptom fires."""
 
     resolution: float
-    points: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=BUCKETS))
+    points: deque[tuple[float, float]]
     bucket_start: float | None = None
     bucket_sum: float = 0.0
     bucket_tsum: float = 0.0
@@ -179,7 +196,8 @@ class ExhaustionWatch:
         key = (room.entity, room.series)
         track = self._tracks.get(key)
         if track is None:
-            track = self._tracks[key] = _Track(policy.window / BUCKETS)
+            size = math.ceil(policy.window / policy.resolution)
+            track = self._tracks[key] = _Track(policy.resolution, deque(maxlen=size))
         if not track.add(ts, room.value):
             return None
         times, values = zip(*track.points, strict=True)

@@ -17,9 +17,13 @@ A trend is *sustained* only when all of these hold over the window it is fitted 
   claims: the nearer a prediction, the less history it may rest on, but a burst never
   lasts long enough to claim the limit.
 
-The longest recent window that holds a sustained trend is chosen (a fill that starts
-after a long quiet spell is found on its own). When that window bends down (an
-accelerating fill) and a parabola fits clearly better, the ETA is the parabola's root.
+Windows start where the fall began (the knee of a flat-then-falling fit, :func:`onset`),
+so a fill or a leak that starts after a quiet spell is found as soon as it has lasted
+long enough, not when a grid window happens to fit it, and its ETA is not bent by the
+flat stretch before it: every window of a grid is cut at its knee, and the longest that
+holds a sustained trend is chosen. When that window bends
+down (an accelerating fill) and a parabola fits clearly better, the ETA is the
+parabola's root.
 """
 
 from __future__ import annotations
@@ -160,14 +164,53 @@ def _falls_straight(t: NDArray[np.float64], y: NDArray[np.float64], r2_min: floa
     return sxx > 0 and syy > 0 and sxy < 0 and sxy * sxy >= r2_min * sxx * syy
 
 
+def onset(t: NDArray[np.float64], y: NDArray[np.float64], min_points: int) -> int:
+    """Index where ``y`` most likely began to fall: the knee of a flat-then-linear fit.
+
+    Every knee leaving at least ``min_points`` points after it is scored at once from
+    suffix sums (least squares of ``y = a + s * max(0, t - t_k)``), so the cost is linear.
+
+    >>> t = np.arange(30.0)
+    >>> onset(t, np.where(t < 12, 100.0, 100.0 - 5 * (t - 12)), 8)
+    12
+    """
+    n = len(t)
+    last = n - min_points
+    if last <= 0:
+        return 0
+    tk = t[: last + 1]
+    count = n - np.arange(last + 1)
+
+    def suffix(v: NDArray[np.float64]) -> NDArray[np.float64]:
+        return np.cumsum(v[::-1])[::-1][: last + 1]
+
+    st, sy, stt, sty = suffix(t), suffix(y), suffix(t * t), suffix(t * y)
+    sx = st - count * tk
+    sxx = stt - 2 * tk * st + count * tk * tk
+    sxy = sty - tk * sy
+    ybar = float(y.mean())
+    # regression of y on x_k = max(0, t - t_k); points before the knee have x = 0
+    cov = sxy - sx * ybar
+    var = sxx - sx * sx / n
+    with np.errstate(divide="ignore", invalid="ignore"):
+        explained = np.where(var > 0, cov * cov / var, -np.inf)
+    falling = cov < 0
+    if not falling.any():
+        return 0
+    return int(np.argmax(np.where(falling, explained, -np.inf)))
+
+
 def sustained_trend(
     ts: Sequence[float], headroom: Sequence[float], policy: TrendPolicy
 ) -> Trend | None:
     """The longest recent sustained fall of ``headroom`` (see module), or None.
 
-    Windows are tried from the whole history down, by thirds, while they keep
-    ``min_points`` points; a window whose least-squares slope does not fall is skipped
-    without the costlier robust fit, as is one whose least-squares R² is short.
+    The grid of windows runs from the whole history down by thirds while they keep
+    ``min_points`` points. A window whose least-squares slope does not fall, or whose
+    least-squares R² is short, is skipped without the costlier robust fit; when no grid
+    window is left, nothing else is tried (the usual case, and a cheap one). Otherwise
+    each grid window is cut at the :func:`onset` of the fall within it, and the cut
+    windows are tried, longest first.
 
     >>> ts = [float(i) for i in range(60)]
     >>> fill = sustained_trend(ts, [1000.0 - 10 * i for i in range(60)], TrendPolicy())
@@ -181,13 +224,27 @@ def sustained_trend(
     y = np.asarray(headroom, dtype=np.float64)
     start = t[0] if len(t) else 0.0
     t = t - start
+    grid = []
     size = len(t)
     while size >= policy.min_points:
-        tw, yw = t[-size:], y[-size:]
-        # least squares has the highest R² of any line: below r2_min, Theil-Sen is too
-        if _falls_straight(tw, yw, policy.r2_min):
-            trend = _fit(tw, yw, policy)
-            if trend is not None:
-                return replace(trend, at=float(start + tw[-1]))
+        grid.append(size)
         size = size * 2 // 3
+
+    def straight(size: int) -> bool:
+        # least squares has the highest R² of any line: below r2_min, Theil-Sen is too
+        return _falls_straight(t[-size:], y[-size:], policy.r2_min)
+
+    falling = [size for size in grid if straight(size)]
+    if not falling:
+        return None
+    # each grid window cut at its knee: one that starts after an older change (a
+    # process's start, an earlier step) finds the onset of the newest fall, and no
+    # window keeps the flat stretch before it (which would bend a parabola)
+    cut = {size - onset(t[-size:], y[-size:], policy.min_points) for size in grid}
+    for size in sorted(cut, reverse=True):
+        if not straight(size):
+            continue
+        trend = _fit(t[-size:], y[-size:], policy)
+        if trend is not None:
+            return replace(trend, at=float(start + t[-1]))
     return None

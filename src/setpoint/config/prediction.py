@@ -62,8 +62,8 @@ class CrashConfig(_Section):
     horizon: Duration = Field(120.0, gt=0, description="predict kills expected within this")
     critical: Duration = Field(30.0, gt=0, description="CRITICAL when the kill is this near")
     buffer: int = Field(100, ge=10, le=1000, description="memory samples kept per domain")
-    min_duration: Duration = Field(8.0, gt=0, description="shortest fall that may predict")
-    duration_fraction: float = Field(0.25, gt=0, le=1, description="share of the ETA it must last")
+    min_duration: Duration = Field(10.0, gt=0, description="shortest fall that may predict")
+    duration_fraction: float = Field(0.35, gt=0, le=1, description="share of the ETA it must last")
 
     def policy(self) -> CrashPolicy:
         """The analyze-stage policy these settings make."""

@@ -2,7 +2,11 @@
 
 The sampler keeps one :class:`psutil.Process` per pid, so CPU percent is measured
 between two calls on the same object; the first call after a pid change yields no
-CPU reading rather than a made-up zero.
+CPU reading rather than a made-up zero. The memory limit is looked up again every
+``limit_every`` seconds, and on every call while the process is young (``settle``
+seconds): a process is often put in its cgroup, or given its limit, just after it
+starts (``systemd-run --scope``, container runtimes, a worker that moves itself), and
+the OOM predictor must see that domain from the start, not ten seconds into a leak.
 """
 
 from __future__ import annotations
@@ -45,7 +49,9 @@ class ProcessSampler:
         self._process: psutil.Process | None = None
         self._limit: MemoryLimit | None = None
         self._limit_at = float("-inf")
+        self._seen_at = float("-inf")
         self.limit_every = 10.0
+        self.settle = 30.0
 
     def sample(self, pid: int) -> list[Sample]:
         """Read the process now; raises SensorUnavailable if it is gone or hidden."""
@@ -79,7 +85,10 @@ class ProcessSampler:
         """The process's memory limit: looked up every ``limit_every`` s, usage every call."""
         vms = float(process.memory_info().vms)
         now = self._clock.monotonic()
-        if fresh or now - self._limit_at >= self.limit_every:
+        if fresh:
+            self._seen_at = now
+        young = now - self._seen_at < self.settle
+        if young or now - self._limit_at >= self.limit_every:
             self._limit_at = now
             self._limit = memory_limit(
                 process.pid,

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from setpoint.clock import ManualClock
 from setpoint.errors import SensorUnavailable
 from setpoint.monitor.process import ProcessSampler, find_pids
 from setpoint.service.signals import proc_state
@@ -132,3 +133,39 @@ def test_find_pids_by_pid_file(sleeper: subprocess.Popen[bytes], tmp_path: Path)
     pid_file.write_text("not a pid\n")
     assert find_pids(None, pid_file) == []
     assert find_pids(None, tmp_path / "missing.pid") == []
+
+
+def test_a_young_process_moved_into_a_cgroup_is_seen_at_once(
+    sleeper: subprocess.Popen[bytes], tmp_path: Path
+) -> None:
+    """A cgroup joined just after start counts at the next tick; later moves within 10 s.
+
+    The proc and cgroup trees are files in the test's own directory (the process is
+    real); the manual clock stands for the ticks.
+    """
+    proc, cg = tmp_path / "proc", tmp_path / "cg"
+    (proc / str(sleeper.pid)).mkdir(parents=True)
+    where = proc / str(sleeper.pid) / "cgroup"
+    for name, limit in (("a", "1000"), ("b", "500")):
+        (cg / "memory" / name).mkdir(parents=True)
+        (cg / "memory" / name / "memory.limit_in_bytes").write_text(limit)
+        (cg / "memory" / name / "memory.usage_in_bytes").write_text("100")
+    clock = ManualClock()
+    sampler = ProcessSampler("web", proc_root=proc, clock=clock, cgroup_root=cg)
+
+    def limit() -> float | None:
+        read = {s.series: s.value for s in sampler.sample(sleeper.pid)}
+        return read.get("service.memory_limit_bytes")
+
+    where.write_text("4:memory:/\n")
+    assert limit() is None
+    clock.advance(1.0)
+    where.write_text("4:memory:/a\n")
+    assert limit() == 1000.0, "moved in its first seconds: seen on the next tick"
+    clock.advance(sampler.settle)
+    assert limit() == 1000.0
+    where.write_text("4:memory:/b\n")
+    clock.advance(1.0)
+    assert limit() == 1000.0, "an older process's limit is looked up every limit_every"
+    clock.advance(sampler.limit_every)
+    assert limit() == 500.0
