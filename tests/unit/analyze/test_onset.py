@@ -52,8 +52,42 @@ def test_a_level_shift_is_reported_at_its_onset_and_then_falls_silent() -> None:
     values[700:] += 20.0
     scores = feed(Onset(), values, with_time=False)
     assert scores[700] > 100.0 > 10 * scores[300:700].max()
-    assert np.count_nonzero(scores[701:]) <= 5  # only while it still grows
+    again = np.flatnonzero(scores[701:]) + 701  # only while the shift window turns over
+    assert again.max() < 700 + Onset.Config().shift + 5
     assert scores[750:].max() == 0.0
+
+
+def test_a_small_sustained_shift_is_found_by_the_shift_expert() -> None:
+    values = 10.0 + np.random.default_rng(4).normal(0, 1, 1200)
+    values[900:] += 1.5  # within the noise point by point
+    scores = feed(Onset(), values, with_time=False)
+    without = feed(Onset(Onset.Config(shift=0)), values, with_time=False)
+    routine = max(scores[300:900].max(), without[900:].max())
+    assert scores[900 : 900 + Onset.Config().shift + 8].max() > 2 * routine
+
+
+def test_a_spike_is_reported_once() -> None:
+    values = 10.0 + np.random.default_rng(0).normal(0, 1, 1500)
+    values[1000] += 12.0
+    scores = feed(Onset(), values, with_time=False)
+    assert scores[1000] > 5 * scores[300:1000].max()
+    assert scores[1001:1400].max() == 0.0
+
+
+def test_a_repeated_pattern_is_not_alarmed_again() -> None:
+    values = 10.0 + np.random.default_rng(0).normal(0, 1, 6000)
+    starts = range(600, 6000, 600)
+    for start in starts:  # a routine job: +5 for 100 samples every 600
+        values[start : start + 100] += 5.0
+    scores = feed(Onset(), values, with_time=False)
+    first, later = scores[600:700].max(), [scores[s : s + 100].max() for s in starts][2:]
+    assert first > 10 * max(later)
+    assert max(later) < 2 * np.log(Onset.Config().history)  # what routine reaches
+
+
+def test_a_shift_of_one_value_is_refused() -> None:
+    with pytest.raises(ValueError, match="shift must be 0"):
+        Onset.Config(shift=1)
 
 
 def test_a_value_wrong_for_the_time_of_day_is_seen_only_with_time() -> None:
