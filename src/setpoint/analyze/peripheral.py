@@ -81,6 +81,10 @@ class PeripheralConfig(BaseModel):
     relearn_after: int = Field(300, ge=1, description="anomalous ticks that become normal")
     rel_floor: float = Field(0.01, ge=0, description="scale floor as a share of |median|")
     abs_floor: float = Field(1e-6, gt=0, description="scale floor in the series' unit")
+    floors: dict[str, float] = Field(
+        default_factory=lambda: {"error_rate": 0.05},
+        description="scale floor of the series whose key ends with each suffix",
+    )
     salience_decay: float = Field(0.95, ge=0, lt=1, description="per-tick decay of salience")
     seasons: tuple[Season, ...] = (
         Season(seconds=86_400, buckets=96),
@@ -128,6 +132,7 @@ class Peripheral:
         self._peak = keep(getattr(self, "_peak", np.empty(0)), 0.0)
         self._run = keep(getattr(self, "_run", np.empty(0, np.int64)), 0)
         self._calm = keep(getattr(self, "_calm", np.empty(0, np.int64)), 0)
+        self._floor = keep(getattr(self, "_floor", np.empty(0)), self.config.abs_floor)
         for season in self._seasons:
             season.grow(capacity)
 
@@ -149,9 +154,20 @@ class Peripheral:
                 self._entities.append(s.entity)
         if len(self._keys) > self._count.size:
             self._grow(max(2 * self._count.size, len(self._keys)))
+        for row in new:
+            self._floor[row] = self._floor_of(self._keys[row])
         for season in self._seasons:
             season.new_rows(np.array(new, dtype=np.int64), now)
         return np.fromiter((rows[s.ident] for s in samples), np.int64, len(samples))
+
+    def _floor_of(self, key: str) -> float:
+        """Scale floor of one series, from ``floors`` by key suffix.
+
+        A ratio that is nearly always 0 (a probe's error rate) has no spread to scale
+        by: without a floor, one failed probe in ten would be an anomaly.
+        """
+        floors = [f for suffix, f in self.config.floors.items() if key.endswith(suffix)]
+        return max([self.config.abs_floor, *floors])
 
     def observe(self, samples: Sequence[Sample]) -> list[Symptom]:
         """Score, then learn, one tick of samples; return symptoms that start or end."""
@@ -237,7 +253,7 @@ class Peripheral:
         median = 0.5 * (ordered[at, last // 2] + ordered[at, (last + 1) // 2])
         iqr = quantile(0.75) - quantile(0.25)
         scale = np.maximum(
-            np.maximum(iqr / _IQR_TO_SIGMA, c.rel_floor * np.abs(median)), c.abs_floor
+            np.maximum(iqr / _IQR_TO_SIGMA, c.rel_floor * np.abs(median)), self._floor[:n]
         )
         spread = np.maximum(quantile(0.9975) - median, median - quantile(0.0025))
         tail = np.maximum(spread / scale / _GAUSS_995, 1.0)
@@ -333,7 +349,9 @@ class Peripheral:
             setattr(self, f"_{name}", values)
         self._seasons, self._pending, self._ticks = seasons, pending, ticks
         self._firing = {}
+        self._floor = np.empty(0)
         self._grow(max(n, 64))
+        self._floor[:n] = [self._floor_of(k) for k in keys]
 
     def firing(self) -> list[Symptom]:
         """Symptoms currently firing."""

@@ -140,3 +140,21 @@ def test_two_services_with_the_same_series_are_two_series() -> None:
     assert [(s.entity, s.evidence["series"]) for s in fired] == [
         ("service:web", "service.rss_bytes")
     ]
+
+
+def test_one_failed_probe_in_ten_is_not_an_anomaly_of_an_error_rate() -> None:
+    """An error rate that is always 0 has no spread; its floor (0.05) gives it one."""
+    config = PeripheralConfig(warmup=10, refresh=1, persist=2, seasons=())
+    quiet, strict = Peripheral(config), Peripheral(config.model_copy(update={"floors": {}}))
+    fired: dict[str, list[str]] = {"floor": [], "none": []}
+    for t in range(120):
+        rate = 0.1 if 60 <= t < 70 else 0.0
+        tick = [Sample("service.probe.error_rate", rate, float(t), entity="service:web")]
+        fired["floor"] += [s.kind for s in quiet.observe(tick)]
+        fired["none"] += [s.kind for s in strict.observe(tick)]
+    assert fired["floor"] == []
+    assert "anomaly" in fired["none"], "without the floor the same blip fires"
+    outage = [
+        Sample("service.probe.error_rate", 1.0, 200.0 + t, entity="service:web") for t in range(3)
+    ]
+    assert [s.kind for t in outage for s in quiet.observe([t])] == ["anomaly"]
