@@ -324,6 +324,7 @@ class Agent:
         for name, watch in self.watches.items():
             pid = watch.handle.pid()
             if pid is not None:
+            samples += watch.take_samples()  # probe readings, each once, at their own time
                 with contextlib.suppress(Exception):
                     samples += self._samplers[name].sample(pid)
         self.metrics.series.update(samples)

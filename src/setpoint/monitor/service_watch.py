@@ -5,6 +5,19 @@ Unhealthy is ``failures`` probe failures in a row, or the process seen stopped (
 ``T``, e.g. SIGSTOP) on two checks ``state_every`` apart, which catches a frozen
 process within a second even when the probe interval is long. While setpoint itself
 restarts the service (its maintenance window) nothing is reported.
+
+Every probe the loop runs is also a reading, for the tiers that watch series (entity
+``service:NAME``): ``service.probe.latency_ms``, the probe's wall time whether it
+passed or not, capped at its timeout (a probe that timed out reads as the timeout), and
+``service.probe.error_rate``, the share of the last :data:`ERROR_WINDOW` probes that
+failed. A count window, not a time window, so the rate moves in steps of a tenth
+whatever the probe interval (50 s of history at the default 5 s). Probes run on their
+own schedule, not the tick's: :meth:`ServiceWatch.take_samples` hands each result to
+the next tick once, stamped when the probe finished: one probe is one point, never a
+stale value repeated every tick (the peripheral and foveal tiers take a series that
+skips ticks as it is). A process counts from its first passing probe: the refusals of
+a service that is still starting (before it listens), and the probes of a restart's
+verification, say how long a start takes, not how well the service serves.
 """
 
 from __future__ import annotations
@@ -13,12 +26,13 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
 from setpoint.config.models import ServiceConfig
 from setpoint.errors import ActuationError
-from setpoint.model import Severity, Symptom, service_entity
+from setpoint.model import Sample, Severity, Symptom, service_entity
 from setpoint.monitor.base import Probe, ProbeResult
 from setpoint.service.base import Closeable, ExitInfo, ServiceHandle
 from setpoint.service.signals import proc_state
@@ -27,6 +41,10 @@ log = logging.getLogger(__name__)
 
 DOWN = "service.down"
 UNHEALTHY = "service.unhealthy"
+LATENCY = "service.probe.latency_ms"
+ERROR_RATE = "service.probe.error_rate"
+ERROR_WINDOW = 10
+"""Probes the error rate is the failed share of (fewer until that many have run)."""
 _STOPPED = ("T", "t")
 
 
@@ -58,6 +76,9 @@ class ServiceWatch:
         self.state_every = state_every
         self.failures = 0
         self.last_probe: ProbeResult | None = None
+        self._outcomes: deque[bool] = deque(maxlen=ERROR_WINDOW)
+        self._fresh: list[Sample] = []
+        self._passed_pid: int | None = None
         self._firing: dict[str, Symptom] = {}
         self._stopped_seen = 0
         self._refresh_failing = False
@@ -88,6 +109,15 @@ class ServiceWatch:
             "last_probe": probe,
             "firing": sorted(self._firing),
         }
+
+    def take_samples(self) -> list[Sample]:
+        """The newest probe's samples, if one ran since the last call: each is handed out once.
+
+        When several probes ran in between (a probe interval shorter than the tick),
+        only the newest one's are kept; the error rate still counts all of them.
+        """
+        fresh, self._fresh = self._fresh, []
+        return fresh
 
     def start(self) -> None:
         """Begin the probe and state loops."""
@@ -192,10 +222,12 @@ class ServiceWatch:
 
     async def _probe_once(self) -> None:
         assert self.probe is not None
+        pid = self.handle.pid()
         result = await self.probe.check()
         if self.handle.maintenance.active:
             return
         self.last_probe = result
+        self._record(result, pid)
         if result.ok:
             self.failures = 0
             self._healthy(f"probe passed in {result.latency * 1000:.0f} ms")
@@ -209,6 +241,24 @@ class ServiceWatch:
                 {"reason": reason, "probe": result.detail, "failures": self.failures},
                 Severity.WARNING,
             )
+
+    def _record(self, result: ProbeResult, pid: int | None) -> None:
+        """Turn one probe of the loop into its latency and error-rate samples.
+
+        A failure of a process that has not passed a probe yet is not one: it is starting.
+        """
+        if result.ok:
+            self._passed_pid = pid
+        elif pid != self._passed_pid:
+            return
+        self._outcomes.append(result.ok)
+        timeout = self.config.probe.timeout if self.config.probe else result.latency
+        failed = self._outcomes.count(False) / len(self._outcomes)
+        ts = time.time()
+        self._fresh = [
+            Sample(LATENCY, min(result.latency, timeout) * 1000.0, ts, self.entity),
+            Sample(ERROR_RATE, failed, ts, self.entity),
+        ]
 
     async def wait_healthy(
         self, timeout: float, settle: float = 1.0, every: float = 0.05
@@ -246,7 +296,7 @@ class ServiceWatch:
             else:
                 result = await self.probe.check()
                 if result.ok:
-                    self.last_probe, self.failures = result, 0
+                    self.last_probe, self.failures, self._passed_pid = result, 0, pid
                     result = ProbeResult(
                         True, result.latency, f"probe passed in {result.latency * 1000:.0f} ms"
                     )

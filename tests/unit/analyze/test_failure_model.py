@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Iterator
@@ -110,7 +111,29 @@ def test_a_corrupt_model_is_refused_by_name_and_nothing_else_is_lost(
     (copy / META_FILE).write_text("not json")
     with pytest.raises(KnowledgeError, match=f"{copy / META_FILE}: not JSON"):
         load(copy, FEATURE_NAMES)
-    with pytest.raises(KnowledgeError, match="trained on other features"):
-        load(models, (*FEATURE_NAMES, "extra"))
+    with pytest.raises(KnowledgeError, match=r"not computed any more: failures_24h\); train again"):
+        load(models, FEATURE_NAMES[:-1])
     assert load(models, FEATURE_NAMES).trees.n_features == len(FEATURE_NAMES)
     assert store.incidents.list(limit=1000) and store.samples.query(limit=1)
+
+
+def test_a_model_trained_before_the_probe_features_still_predicts(
+    trained: tuple[KnowledgeStore, Path], tmp_path: Path
+) -> None:
+    """An older version's model names fewer columns: it reads its own by name."""
+    store, _ = trained
+    full = dataset(store)
+    probe = {"latency_median", "latency_trend", "error_rate", "error_rate_trend"}
+    keep = [i for i, name in enumerate(FEATURE_NAMES) if name not in probe]
+    old = dataclasses.replace(
+        full, x=full.x[:, keep], features=tuple(FEATURE_NAMES[i] for i in keep)
+    )
+    save(train(old, END), tmp_path)
+    model = load(tmp_path, FEATURE_NAMES)
+    assert model.features == old.features and model.trees.n_features == len(keep)
+    margin = model.trees.margin(old.x[:200])
+    expected = 1 / (1 + np.exp(-(margin + model.margin_offset)))
+    assert np.allclose(model.predict(full.x[:200]), expected)
+    found = Assessor(model).assess(store, END)
+    assert {a.entity for a in found} == {LEAKY, *FLAT}
+    assert not probe & {f["feature"] for a in found for f in a.top}

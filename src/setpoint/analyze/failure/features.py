@@ -14,6 +14,10 @@ model treats that as missing, not as zero.
   by more than :data:`SPIKE_K` robust deviations (median absolute deviation);
 - file descriptors and threads: ``fds_trend``, ``fds_used`` (share of the soft limit),
   ``threads_trend``;
+- its probe, when it has one: ``latency_median`` (ms), ``latency_trend`` (per hour, as
+  a share of its median, like ``rss_trend``: a service that slows down), ``error_rate``
+  (mean share of failed probes) and ``error_rate_trend`` (points of that share per
+  hour); NaN for a service without a probe;
 - the host around it (the same for every service): disk busy and its trend, iowait,
   I/O and memory pressure (PSI), major faults, network errors and their trend;
 - its record: ``hours_since_failure`` and ``failures_24h``.
@@ -209,6 +213,10 @@ FEATURES: tuple[tuple[str, Feature], ...] = (
     ("fds_trend", _of(True, "service.fds", _trend)),
     ("fds_used", _fds_used),
     ("threads_trend", _of(True, "service.threads", _trend)),
+    ("latency_median", _of(True, "service.probe.latency_ms", _middle)),
+    ("latency_trend", _of(True, "service.probe.latency_ms", _relative_trend)),
+    ("error_rate", _of(True, "service.probe.error_rate", _mean)),
+    ("error_rate_trend", _of(True, "service.probe.error_rate", _trend)),
     ("io_busy", _of(False, "host.disk.busy_percent", _mean)),
     ("io_busy_trend", _of(False, "host.disk.busy_percent", _trend)),
     ("iowait", _of(False, "host.cpu.iowait_percent", _mean)),
@@ -220,7 +228,11 @@ FEATURES: tuple[tuple[str, Feature], ...] = (
     ("hours_since_failure", _hours_since_failure),
     ("failures_24h", _failures_24h),
 )
-"""Every feature, in the order of a row's columns."""
+"""Every feature, in the order of a row's columns.
+
+A model names the columns it was trained on; one trained before a feature was added
+still loads and reads its own columns by name (:func:`~setpoint.analyze.failure.model.load`).
+"""
 
 FEATURE_NAMES: tuple[str, ...] = tuple(name for name, _ in FEATURES)
 """The column names of a feature row."""

@@ -216,7 +216,12 @@ def _replace(path: Path, data: bytes) -> None:
 
 @dataclass(frozen=True, slots=True)
 class FailureModel:
-    """A loaded failure model: probabilities and the features behind them, numpy only."""
+    """A loaded failure model: probabilities and the features behind them, numpy only.
+
+    ``features`` are the columns it was trained on; ``columns`` says where each one is
+    in a row of this version's features, so a model trained before features were
+    added reads its own columns and ignores the new ones.
+    """
 
     trees: TreeEnsemble
     features: tuple[str, ...]
@@ -225,19 +230,22 @@ class FailureModel:
     margin_offset: float
     metrics: Mapping[str, Any]
     path: Path
+    columns: NDArray[np.intp]
 
     def predict(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
-        """P(failure within the horizon) of each row."""
-        return 1.0 / (1.0 + np.exp(-(self.trees.margin(x) + self.margin_offset)))
+        """P(failure within the horizon) of each row (rows of this version's features)."""
+        margin = self.trees.margin(x[:, self.columns])
+        return 1.0 / (1.0 + np.exp(-(margin + self.margin_offset)))
 
     def top_features(self, row: NDArray[np.float64], n: int = 3) -> list[dict[str, Any]]:
         """The ``n`` features that raised this row's risk most, with values and log-odds."""
-        credit = self.trees.contributions(row.reshape(1, -1))[0, :-1]
+        own = row[self.columns]
+        credit = self.trees.contributions(own.reshape(1, -1))[0, :-1]
         best = [int(i) for i in np.argsort(-credit)[:n] if credit[i] > 0]
         return [
             {
                 "feature": self.features[i],
-                "value": None if math.isnan(row[i]) else round(float(row[i]), 4),
+                "value": None if math.isnan(own[i]) else round(float(own[i]), 4),
                 "contribution": round(float(credit[i]), 4),
             }
             for i in best
@@ -247,8 +255,9 @@ class FailureModel:
 def load(directory: Path, features: tuple[str, ...]) -> FailureModel:
     """Load the model in ``directory``; KnowledgeError naming the file when it is unusable.
 
-    ``features`` are the columns this version of setpoint computes: a model trained
-    on other columns is refused (train again).
+    ``features`` are the columns this version of setpoint computes. A model trained on
+    some of them (an older version's, before features were added) is used on those; one
+    that needs a column not computed any more is refused (train again).
     """
     meta_path, model_path = directory / META_FILE, directory / MODEL_FILE
     meta = _read_json(meta_path)
@@ -258,8 +267,11 @@ def load(directory: Path, features: tuple[str, ...]) -> FailureModel:
             raise ValueError(f"not failure model metadata of format {FORMAT}")
         if meta["model_sha256"] != hashlib.sha256(raw).hexdigest():
             raise ValueError(f"it does not describe {model_path.name} (saved apart?)")
-        if tuple(meta["features"]) != features:
-            raise ValueError("the model was trained on other features")
+        trained_on = tuple(str(f) for f in meta["features"])
+        unknown = [f for f in trained_on if f not in features]
+        if unknown:
+            raise ValueError(f"trained on features not computed any more: {', '.join(unknown)}")
+        columns = np.array([features.index(f) for f in trained_on], dtype=np.intp)
         spec = meta["spec"]
         loaded_spec = DatasetSpec(
             float(spec["window"]),
@@ -276,9 +288,14 @@ def load(directory: Path, features: tuple[str, ...]) -> FailureModel:
         trees = TreeEnsemble.from_xgboost(json.loads(raw))
     except ValueError as exc:  # json.JSONDecodeError is a ValueError
         raise KnowledgeError(f"{model_path}: unusable ({exc}); train again") from exc
-    if trees.n_features != len(features):
-        raise KnowledgeError(f"{model_path}: has {trees.n_features} features, not {len(features)}")
-    return FailureModel(trees, features, loaded_spec, trained_at, offset, metrics, model_path)
+    if trees.n_features != len(trained_on):
+        raise KnowledgeError(
+            f"{model_path}: has {trees.n_features} features, not the {len(trained_on)} of"
+            f" {meta_path.name}"
+        )
+    return FailureModel(
+        trees, trained_on, loaded_spec, trained_at, offset, metrics, model_path, columns
+    )
 
 
 def _read_bytes(path: Path) -> bytes:

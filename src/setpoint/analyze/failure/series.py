@@ -34,8 +34,11 @@ SERVICE_SERIES = (
     "service.fds",
     "service.fds_limit",
     "service.threads",
+    "service.probe.latency_ms",
+    "service.probe.error_rate",
 )
-"""A service's own series (see :mod:`setpoint.monitor.process`)."""
+"""A service's own series: its process's (:mod:`setpoint.monitor.process`) and its probe's
+(:mod:`setpoint.monitor.service_watch`)."""
 
 HOST_SERIES = (
     "host.disk.busy_percent",
