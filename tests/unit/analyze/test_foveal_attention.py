@@ -10,6 +10,7 @@ import pytest
 
 from setpoint.analyze.foveal.attention import MULTIVARIATE, Foveal
 from setpoint.analyze.foveal.forest import MODEL
+from setpoint.analyze.foveal.history import History
 from setpoint.config.foveal import FovealConfig
 from setpoint.model import Sample, Symptom, SymptomState
 
@@ -186,3 +187,18 @@ def test_the_same_relation_kept_is_no_symptom() -> None:
         out += foveal.observe(tick, {"svc": 1.0 if t >= 300 else 0.0})
     assert out == []
     assert foveal.looks >= 20
+
+
+def test_two_services_with_the_same_series_keep_their_own_history() -> None:
+    history = History(window=4)
+    for t in range(3):
+        history.append(
+            [
+                Sample("service.rss_bytes", 100.0 + t, float(t), "service:a"),
+                Sample("service.rss_bytes", 900.0 - t, float(t), "service:b"),
+            ],
+            float(t),
+        )
+    a, b = history.block("service:a"), history.block("service:b")
+    assert a.values[:, 0].tolist() == [100.0, 101.0, 102.0]
+    assert b.values[:, 0].tolist() == [900.0, 899.0, 898.0]

@@ -32,6 +32,9 @@ class Block:
 class History:
     """The last ``window`` ticks of every series, grouped by entity.
 
+    A series is its entity and key (:attr:`Sample.ident`): two services that both
+    report ``service.rss_bytes`` keep two rows.
+
     >>> h = History(window=3)
     >>> for t in range(4):
     ...     h.append([Sample("a", float(t), float(t)), Sample("b", 10.0 + t, float(t))], float(t))
@@ -44,7 +47,7 @@ class History:
     def __init__(self, window: int) -> None:
         self.window = window
         self.ticks = 0
-        self._rows: dict[str, int] = {}
+        self._rows: dict[tuple[str, str], int] = {}
         self._keys: list[str] = []
         self._names: list[str] = []
         self._by_entity: dict[str, list[int]] = {}
@@ -57,12 +60,12 @@ class History:
     def _row_indexes(self, samples: Sequence[Sample]) -> np.ndarray:
         rows = self._rows
         try:
-            return np.fromiter((rows[s.key] for s in samples), np.int64, len(samples))
+            return np.fromiter((rows[s.ident] for s in samples), np.int64, len(samples))
         except KeyError:
             pass
         for s in samples:
-            if s.key not in rows:
-                rows[s.key] = len(self._keys)
+            if s.ident not in rows:
+                rows[s.ident] = len(self._keys)
                 self._by_entity.setdefault(s.entity, []).append(len(self._keys))
                 self._keys.append(s.key)
                 self._names.append(s.series)
@@ -70,7 +73,7 @@ class History:
             grown = np.full((2 * len(self._keys), self.window), np.nan, dtype=np.float32)
             grown[: self._buf.shape[0]] = self._buf
             self._buf = grown
-        return np.fromiter((rows[s.key] for s in samples), np.int64, len(samples))
+        return np.fromiter((rows[s.ident] for s in samples), np.int64, len(samples))
 
     def append(self, samples: Sequence[Sample], now: float) -> None:
         """Keep one tick: ``samples`` at time ``now``; series not in it get NaN."""
