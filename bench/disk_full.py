@@ -12,7 +12,11 @@ same readings, scraped every 15 virtual seconds.
 Lead = virtual time the disk was full - first alarm; ETA error = |ETA at the first
 alarm - true time left| / true time left, and its median over the alarms that follow.
 
-    .venv/bin/python -m bench.disk_full [--save FILE]
+    .venv/bin/python -m bench.disk_full [--save FILE] [--prediction YAML] [--only TEXT]
+
+``--prediction`` replaces the ``prediction`` defaults (``'{duration_fraction: 0.05,
+disk: {min_duration: 12s}}'``), to measure what other settings trade; ``--only`` runs the
+scenarios whose name contains TEXT (repeatable).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from typing import Any
 
 import numpy as np
 import psutil
+import yaml
 
 from setpoint.analyze.exhaustion import ExhaustionWatch
 from setpoint.config.prediction import PredictionConfig
@@ -122,9 +127,15 @@ class Filler:
 
 
 def run(
-    name: str, scale: float, span: float, target: Target, fills: bool, mnt: Path
+    name: str,
+    scale: float,
+    span: float,
+    target: Target,
+    fills: bool,
+    mnt: Path,
+    prediction: PredictionConfig,
 ) -> dict[str, Any]:
-    policy = PredictionConfig().policies()["disk"]
+    policy = prediction.policies()["disk"]
     watch = ExhaustionWatch({"disk": policy})
     filler = Filler(mnt)
     ours: list[tuple[float, float]] = []  # virtual time, ETA then
@@ -167,7 +178,11 @@ def run(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--save", type=Path)
+    parser.add_argument("--prediction", default="{}", help="prediction settings (YAML)")
+    parser.add_argument("--only", action="append", default=[], help="scenario name part")
     args = parser.parse_args()
+    prediction = PredictionConfig.model_validate(yaml.safe_load(args.prediction))
+    chosen = [s for s in SCENARIOS if not args.only or any(o in s[0] for o in args.only)]
     results = []
     with tempfile.TemporaryDirectory(prefix="setpoint-disk-") as tmp:
         mnt = Path(tmp)
@@ -175,8 +190,8 @@ def main() -> None:
             ["mount", "-t", "tmpfs", "-o", f"size={SIZE_MIB}m", "tmpfs", tmp], check=True
         )
         try:
-            for name, scale, span, target, fills in SCENARIOS:
-                results.append(run(name, scale, span, target, fills, mnt))
+            for name, scale, span, target, fills in chosen:
+                results.append(run(name, scale, span, target, fills, mnt, prediction))
                 print(json.dumps(results[-1]), flush=True)
         finally:
             subprocess.run(["umount", tmp], check=True)
