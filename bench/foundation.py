@@ -316,19 +316,31 @@ def summary(values: list[float]) -> dict[str, float | int | None]:
 
 
 def measure_overhead(agent: Agent, seconds: float, warmup: float) -> dict[str, Any]:
-    """CPU % of one core and RSS of setpoint alone; the API is not called in the window."""
+    """CPU % of one core and RSS of setpoint alone, and of its foveal worker apart.
+
+    The API is not called in the window.
+    """
     pid_before = agent.stable_pid(1.0)
     starts_before = agent.get("/status")["services"]["web"]["starts"]
     time.sleep(warmup)
-    log(f"overhead: sampling setpoint (pid {agent.pid}) for {seconds:g} s")
+    worker = (agent.get("/status").get("foveal") or {}).get("pid")
+    log(f"overhead: sampling setpoint (pid {agent.pid}, worker {worker}) for {seconds:g} s")
     cpu0, t0 = cpu_seconds(agent.pid), time.monotonic()
+    wcpu0 = cpu_seconds(worker) if worker else 0.0
     rss: list[float] = []
+    wrss: list[float] = []
     for i in range(1, math.ceil(seconds) + 1):
         time.sleep(max(0.0, t0 + i - time.monotonic()))
         rss.append(rss_mib(agent.pid))
+        if worker:
+            wrss.append(rss_mib(worker))
     cpu1, t1 = cpu_seconds(agent.pid), time.monotonic()
+    wcpu1 = cpu_seconds(worker) if worker else 0.0
     web = agent.get("/status")["services"]["web"]
     return {
+        "worker_pid": worker,
+        "worker_cpu_pct_one_core": 100 * (wcpu1 - wcpu0) / (t1 - t0),
+        "worker_rss_mib_max": max(wrss, default=0.0),
         "seconds": round(t1 - t0, 3),
         "warmup_s": warmup,
         "cpu_seconds": round(cpu1 - cpu0, 3),
@@ -562,6 +574,12 @@ def render(result: dict[str, Any]) -> str:
                     ["CPU, % of one core", f"{over['cpu_pct_one_core']:.3f} %", "<= 0.5 %"],
                     ["RSS mean", f"{over['rss_mib_mean']:.1f} MiB", ""],
                     ["RSS max", f"{over['rss_mib_max']:.1f} MiB", "<= 80 MiB"],
+                    [
+                        "foveal worker: CPU, RSS max",
+                        f"{over['worker_cpu_pct_one_core']:.3f} %, "
+                        f"{over['worker_rss_mib_max']:.1f} MiB",
+                        "",
+                    ],
                 ],
             ),
         ]

@@ -2,7 +2,8 @@
 
 This is the only module that knows every stage. One asyncio loop runs the tick
 (sensors -> detectors -> incidents), the service watches, remediations and the HTTP
-API; blocking work (procfs, SQLite) runs on executor threads.
+API; blocking work (procfs, SQLite) runs on executor threads, and the foveal tier in a
+worker process of its own.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 from setpoint.analyze.failure.watch import FailureWatch
 from setpoint.analyze.forecasting.keeper import ForecastKeeper
 from setpoint.analyze.foresight import Foresight
-from setpoint.analyze.foveal.attention import Foveal
+from setpoint.analyze.foveal.worker import FovealWorker
 from setpoint.analyze.incidents import IncidentTracker
 from setpoint.analyze.peripheral import Peripheral
 from setpoint.analyze.state_keeper import StateKeeper
@@ -108,7 +109,7 @@ class Agent:
         sensors += [DirBudgetSensor(n, b) for n, b in config.disk.budgets.items()]
         self.scheduler = SensorScheduler(sensors, self._sensor_pool)
         self.attention = Peripheral(config.attention)
-        self.foveal = Foveal(config.foveal)
+        self.foveal = FovealWorker(config.foveal, self._emit)
         self.thresholds = Thresholds(config.thresholds)
         every = config.knowledge.state_every
         self.attention_state = StateKeeper(
@@ -315,6 +316,7 @@ class Agent:
             "gate": self.control.status(),
             "store_write_failures": self.writer.failures,
             "forecasts": self.forecasts.status() if self.forecasts else None,
+            "foveal": self.foveal.status() if self.config.foveal.enabled else None,
         }
 
     async def tick(self) -> None:
@@ -322,17 +324,16 @@ class Agent:
         started = time.perf_counter()
         samples = await self.scheduler.poll()
         for name, watch in self.watches.items():
+            samples += watch.take_samples()  # probe readings, each once, at their own time
             pid = watch.handle.pid()
             if pid is not None:
-            samples += watch.take_samples()  # probe readings, each once, at their own time
                 with contextlib.suppress(Exception):
                     samples += self._samplers[name].sample(pid)
         self.metrics.series.update(samples)
         for symptom in self.attention.observe(samples):
             await self.bus.publish(SYMPTOMS, symptom)
-        if self.config.foveal.enabled:
-            for symptom in self.foveal.observe(samples, self.attention.salience()):
-                await self.bus.publish(SYMPTOMS, symptom)
+        if self.foveal.accepting:
+            self.foveal.submit(samples, self.attention.salience())
         for symptom in self.thresholds.observe(samples):
             await self.bus.publish(SYMPTOMS, symptom)
         now = time.time()
@@ -411,6 +412,8 @@ class Agent:
                 lambda symptom: loop.call_soon_threadsafe(self._emit, symptom),
             )
             self.forecasts.start()
+        if self.config.foveal.enabled:
+            await self.foveal.start()
         self.writer.submit(self._audit_start)
 
     def _audit_start(self) -> None:
@@ -448,6 +451,7 @@ class Agent:
         """Finish in-flight work, save what attention learned, stop children, flush the store."""
         self._stop.set()
         self.attention_state.save(time.time())
+        await self.foveal.stop()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -3,13 +3,15 @@
 The peripheral tier (``attention``) scores every series cheaply and gives each entity a
 salience; the foveal tier spends a bounded time per tick on the most salient ones:
 change points (a sustained degradation) and an IsolationForest over the entity's
-series together (see :mod:`setpoint.analyze.foveal.attention`). It needs the ``ml``
-extra, and is off by default: loading scikit-learn, SciPy and ruptures costs about
-140 MiB of RSS the first time an entity is looked at (``docs/benchmarks.md``).
+series together (see :mod:`setpoint.analyze.foveal.attention`). It is on by default and
+runs in a worker process at niceness ``nice`` (:mod:`setpoint.analyze.foveal.worker`):
+scikit-learn, SciPy and ruptures, about 130 MiB of RSS once an entity is first looked
+at, load there and not in the agent (``docs/benchmarks.md``). Without the ``ml`` extra
+the worker says so once and the tier stays off.
 
 >>> c = FovealConfig()
->>> c.enabled, c.budget, c.changepoint.threshold, c.changepoint.worse("host.memory.used_percent")
-(False, 0.05, 0.2, 'up')
+>>> c.enabled, c.nice, c.budget, c.changepoint.worse("host.memory.used_percent")
+(True, 10, 0.05, 'up')
 >>> try:
 ...     FovealConfig(history=60)
 ... except ValueError as exc:
@@ -117,7 +119,8 @@ class ForestConfig(_Section):
 class FovealConfig(_Section):
     """When and for how long the foveal tier looks at an entity."""
 
-    enabled: bool = False
+    enabled: bool = True
+    nice: int = Field(10, ge=0, le=19, description="niceness the worker process adds to its own")
     salience: float = Field(0.99, gt=0, le=1, description="salience that earns a look")
     budget: Duration = Field(0.05, gt=0, description="time per tick the tier may spend")
     max_entities: int = Field(4, ge=1, description="entities looked at per tick at most")

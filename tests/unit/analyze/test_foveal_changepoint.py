@@ -131,3 +131,20 @@ def test_the_first_matching_rule_wins() -> None:
     assert config.worse("x.free_latency") == "down"
     assert config.worse("x.latency") == "up"
     assert config.worse("x.other") is None
+
+
+def test_a_degraded_series_read_every_15_ticks_does_not_flap() -> None:
+    """A probe's latency arrives every 15 s among per-tick series: the gaps between its
+    readings are not a recovery."""
+    foveal = Foveal(FovealConfig(enabled=True))
+    assert foveal.load()
+    latency = series(900, seed=3)
+    latency[300:] *= 1.5
+    out: list[Symptom] = []
+    for t in range(900):
+        tick = [Sample("web.rss_bytes", 5e7, float(t), ENTITY)]
+        if t % 15 == 0:
+            tick.append(Sample("web.probe.latency_ms", float(latency[t]), float(t), ENTITY))
+        out += foveal.observe(tick, {ENTITY: 1.0})
+
+    assert [(s.kind, s.state) for s in out] == [(DEGRADATION, SymptomState.FIRING)]

@@ -11,8 +11,8 @@ from setpoint.config import parse_config
 from setpoint.errors import ConfigError
 
 
-def test_defaults_are_off_and_durations_are_read() -> None:
-    assert not parse_config("version: 1\n").foveal.enabled
+def test_defaults_are_on_and_durations_are_read() -> None:
+    assert parse_config("version: 1\n").foveal.enabled
     section = parse_config(
         "foveal:\n"
         "  enabled: true\n"
@@ -33,6 +33,7 @@ def test_the_example_files_block_is_valid_once_uncommented() -> None:
     text = "\n".join(line[2:] for line in block.group(0).splitlines())
     section = parse_config(text).foveal
     assert section.budget == 0.05 and section.forest.refit_every == 3600.0
+    assert section.enabled and section.nice == 10
 
 
 @pytest.mark.parametrize(

@@ -146,9 +146,9 @@ def test_a_young_process_moved_into_a_cgroup_is_seen_at_once(
     proc, cg = tmp_path / "proc", tmp_path / "cg"
     (proc / str(sleeper.pid)).mkdir(parents=True)
     where = proc / str(sleeper.pid) / "cgroup"
-    for name, limit in (("a", "1000"), ("b", "500")):
+    for name, size in (("a", "1000"), ("b", "500")):
         (cg / "memory" / name).mkdir(parents=True)
-        (cg / "memory" / name / "memory.limit_in_bytes").write_text(limit)
+        (cg / "memory" / name / "memory.limit_in_bytes").write_text(size)
         (cg / "memory" / name / "memory.usage_in_bytes").write_text("100")
     clock = ManualClock()
     sampler = ProcessSampler("web", proc_root=proc, clock=clock, cgroup_root=cg)

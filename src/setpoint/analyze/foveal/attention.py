@@ -18,6 +18,9 @@ excursion is one symptom: it fires once and clears later.
 scikit-learn and ruptures are imported when an entity is first due, not before, and on
 a thread: the import takes about 1.6 s of CPU, which the tick must not wait for. Looks
 start once it is done; without the ``ml`` extra the tier logs once and stays off.
+
+The agent runs this tier in a worker process (:mod:`.worker`); a worker that replaces
+one that died takes over the symptoms its predecessor left firing (:meth:`Foveal.adopt`).
 """
 
 from __future__ import annotations
@@ -26,14 +29,14 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from setpoint.analyze.foveal.history import Block, History
 from setpoint.config.foveal import FovealConfig
-from setpoint.model import Sample, Severity, Symptom
+from setpoint.model import Sample, Severity, Symptom, SymptomState
 
 if TYPE_CHECKING:
     from setpoint.analyze.foveal.changepoint import ChangePoints, Degradation
@@ -78,9 +81,36 @@ class Foveal:
         self._looked: dict[str, float] = {}
         self._forests: dict[str, EntityForest] = {}
         self._degraded: dict[tuple[str, str], tuple[Symptom, Degradation]] = {}
+        self._adopted: dict[tuple[str, str], Symptom] = {}
         self._anomalous: dict[str, Symptom] = {}
         self.looks = 0
         self.deferred = 0
+
+    @property
+    def off(self) -> bool:
+        """True when the tier does nothing: disabled, or its libraries failed to import."""
+        return self._off
+
+    @property
+    def loaded(self) -> bool:
+        """True once scikit-learn and ruptures are imported."""
+        return self._changepoints is not None
+
+    def adopt(self, symptoms: Iterable[Symptom]) -> None:
+        """Go on judging firing symptoms an earlier tier raised, so that they clear in time.
+
+        The history starts empty. A degradation clears once ``clear_after`` ticks are
+        kept and their median is back near the old level its evidence names (at once if
+        its series has not reported by then); an anomaly clears once a forest fitted on
+        the new history no longer finds the newest rows anomalous.
+        """
+        for symptom in symptoms:
+            if symptom.state is not SymptomState.FIRING:
+                continue
+            if symptom.kind == MULTIVARIATE:
+                self._anomalous[symptom.entity] = symptom
+            elif symptom.kind == DEGRADATION:
+                self._adopted[(symptom.entity, str(symptom.evidence["series"]))] = symptom
 
     def looked(self) -> dict[str, float]:
         """When each entity was last looked at (sample time of that tick)."""
@@ -112,6 +142,7 @@ class Foveal:
         wanted = {e for e, s in salience.items() if s >= floor}
         growing = {e for e, f in self._forests.items() if not f.ready}
         wanted |= growing | self._anomalous.keys() | {e for e, _ in self._degraded}
+        wanted |= {e for e, _ in self._adopted}
         if not wanted:
             return []
         never, revisit = -math.inf, self.config.revisit
@@ -155,13 +186,13 @@ class Foveal:
         cp = self._changepoints
         if cp is None:
             return []
-        out = []
+        out = self._take_over(entity, block, now, cp.config.clear_after)
         for j, (key, name) in enumerate(zip(block.keys, block.names, strict=True)):
             values = block.values[:, j]
             firing = self._degraded.get((entity, key))
             if firing is not None:
                 symptom, degradation = firing
-                if cp.recovered(degradation, values):
+                if cp.recovered(degradation, block.ts, values):
                     del self._degraded[(entity, key)]
                     recent = values[-cp.config.clear_after :]
                     level = float(np.nanmedian(recent)) if np.isfinite(recent).any() else None
@@ -180,6 +211,23 @@ class Foveal:
                 )
                 self._degraded[(entity, key)] = (symptom, found)
                 out.append(symptom)
+        return out
+
+    def _take_over(self, entity: str, block: Block, now: float, clear_after: int) -> list[Symptom]:
+        """Adopted degradations of ``entity`` become firing ones, once they can be judged.
+
+        That is once ``clear_after`` ticks are kept; one whose series has not reported
+        by then clears.
+        """
+        if self._history.ticks < clear_after:
+            return []
+        out = []
+        for ident in [i for i in self._adopted if i[0] == entity]:
+            symptom = self._adopted.pop(ident)
+            if ident[1] in block.keys:
+                self._degraded[ident] = (symptom, _degradation(symptom))
+            else:
+                out.append(symptom.cleared(now, {"series": ident[1], "value": None}))
         return out
 
     def _multivariate(
@@ -241,3 +289,15 @@ class Foveal:
         forest = self._forest_type(c, keys, rows, now)
         self._forests[entity] = forest
         return forest
+
+
+def _degradation(symptom: Symptom) -> Degradation:
+    """The degradation a ``degradation`` symptom's evidence describes (levels rounded)."""
+    from setpoint.analyze.foveal.changepoint import Degradation
+
+    ev = symptom.evidence
+    before, after, relative = float(ev["before"]), float(ev["after"]), float(ev["relative_change"])
+    scale = abs(after - before) / relative
+    return Degradation(
+        str(ev["series"]), ev["worse"], float(ev["changed_at"]), before, after, scale, relative, 0.0
+    )

@@ -11,12 +11,15 @@ does not inflate it), so that one penalty, ``penalty * log(n)``, suits every ser
 A change point starts a degradation when, after at least ``sustain`` seconds of
 history, every segment since it is worse than the old level by more than half the
 threshold (noise that cuts the new level in pieces does not matter, a return to normal
-does), the new level has lasted ``sustain`` seconds, and its mean is worse than the old
+does), the new level has lasted ``sustain`` seconds, and its median is worse than the old
 level by more than ``threshold``, in the direction that is bad for the series
 (:meth:`~setpoint.config.foveal.ChangePointConfig.worse`). The old level is the median
 of everything before the change, so a short burst is not taken for the old normal; the
-earliest such change point is the onset. It clears once the median of the newest
-``clear_after`` ticks is back within half the threshold.
+earliest such change point is the onset. Segment levels are medians too: a series read
+less often than every tick (a probe every 15 s) has few points, a segment may straddle
+its change, and a few new points must not make the old ones look worse. It clears once
+the median of the newest ``clear_after`` readings since the change is back within half
+the threshold.
 """
 
 from __future__ import annotations
@@ -105,9 +108,8 @@ class ChangePoints:
         sigma = _noise(x)
         sign = 1.0 if worse == "up" else -1.0
         starts = self._segments(x, sigma)
-        sums = np.concatenate(([0.0], np.cumsum(x)))
         ends = [*starts[1:], x.size]
-        means = [(sums[e] - sums[b]) / (e - b) for b, e in zip(starts, ends, strict=True)]
+        levels = [float(np.median(x[b:e])) for b, e in zip(starts, ends, strict=True)]
         for i in range(1, len(starts)):
             start = starts[i]
             if ts[start] - ts[0] < c.sustain:
@@ -116,9 +118,9 @@ class ChangePoints:
                 break
             before = float(np.median(x[:start]))
             scale = max(abs(before), sigma)
-            if min(sign * (m - before) for m in means[i:]) <= 0.5 * c.threshold * scale:
+            if min(sign * (m - before) for m in levels[i:]) <= 0.5 * c.threshold * scale:
                 continue
-            after = float((sums[-1] - sums[start]) / (x.size - start))
+            after = float(np.median(x[start:]))
             relative = sign * (after - before) / scale
             if relative > c.threshold:
                 lasted = float(ts[-1] - ts[start])
@@ -135,13 +137,17 @@ class ChangePoints:
         ends = algo.predict(pen=c.penalty * math.log(x.size))
         return [0, *(int(b) for b in ends[:-1])]
 
-    def recovered(self, degradation: Degradation, values: FloatArray) -> bool:
-        """True once the newest ``clear_after`` values are back near the old level.
+    def recovered(self, degradation: Degradation, ts: FloatArray, values: FloatArray) -> bool:
+        """True once the newest ``clear_after`` readings since the change are back.
 
-        A series that stopped reporting has recovered too: nothing is left to judge.
+        Back means near the old level. Readings, not ticks, and none from before the
+        change: a series read less often than every tick (a probe every 15 s) is judged
+        on its own points, so a degradation neither clears on the gaps between them nor
+        on the old level's points, and fires again. A series that stopped reporting has
+        recovered once its readings have left the history: nothing is left to judge.
         """
-        recent = values[-self.config.clear_after :]
-        recent = recent[np.isfinite(recent)]
+        since = np.isfinite(values) & (ts >= degradation.changed_at)
+        recent = values[since][-self.config.clear_after :]
         if recent.size == 0:
             return True
         return degradation.badness(float(np.median(recent))) < 0.5 * self.config.threshold
