@@ -256,3 +256,24 @@ def test_an_adopted_degradation_is_judged_once_there_is_history_and_clears_if_go
     assert [(s.state, s.clears, dict(s.evidence)) for s in later] == [
         (SymptomState.CLEARED, fired.id, {"series": "web.latency", "value": None})
     ]
+
+
+async def test_a_worker_that_keeps_dying_is_given_up(
+    made: Callable[..., FovealWorker], caplog: pytest.LogCaptureFixture
+) -> None:
+    worker = made([], backoff=(0.05, 0.05), give_up=3)
+    await worker.start()
+    with caplog.at_level(logging.WARNING, "setpoint.analyze.foveal.worker"):
+        for _ in range(3):
+            await until(lambda: worker.state == "running", "the worker to run")
+            pid = worker.pid
+            assert pid is not None
+            os.kill(pid, signal.SIGKILL)
+            await until(lambda gone=pid: worker.pid != gone, "the worker to die")
+        await until(lambda: worker.state == "off", "the tier to be off")
+    assert worker.restarts == 2 and worker.pid is None
+    assert (
+        worker.status()["off_reason"] == "its worker died 3 times in a row (was killed by SIGKILL)"
+    )
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert errors == [f"foveal attention is off until setpoint restarts: {worker.off_reason}"]

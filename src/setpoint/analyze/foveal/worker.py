@@ -35,7 +35,8 @@ ignored: the agent, told the same, stops the worker itself, and a worker killed 
 it would only be started again.
 
 **Restarts.** A worker that dies is logged once and started again after 1 s, doubling
-up to 60 s, and back to 1 s once one has run for a minute. Ticks in flight when it died
+up to 60 s, and back to 1 s once one has run for a minute; after 10 deaths in a row with
+no healthy minute between them the tier is off (logged as an error). Ticks in flight when it died
 count as dropped (as do those in flight at a stop); queued ones go to the next worker.
 The foveal symptoms firing when it died are neither lost nor cleared for the restart's
 sake: the agent hands them to the next worker, which goes on judging them and clears
@@ -150,6 +151,7 @@ class FovealWorker:
         *,
         queue: int = 8,
         backoff: tuple[float, float] = (1.0, 60.0),
+        give_up: int = 10,
         stop_timeout: float = 5.0,
     ) -> None:
         if queue < 1:
@@ -158,6 +160,7 @@ class FovealWorker:
         self._emit = emit
         self._capacity = queue
         self._first_delay, self._max_delay = backoff
+        self._give_up = give_up
         self._stop_timeout = stop_timeout
         self._queue: deque[tuple[tuple[Sample, ...], dict[str, float]]] = deque()
         self._firing: dict[str, Symptom] = {}
@@ -257,8 +260,12 @@ class FovealWorker:
         }
 
     async def _supervise(self) -> None:
-        """Run workers one after the other, with a growing pause after each death."""
-        delay = self._first_delay
+        """Run workers one after the other, with a growing pause after each death.
+
+        After ``give_up`` deaths in a row, none after a healthy minute, the tier is off:
+        a worker that cannot live would otherwise be restarted once a minute forever.
+        """
+        delay, quick = self._first_delay, 0
         while True:
             began = time.monotonic()
             code = await self._run_once()
@@ -266,9 +273,15 @@ class FovealWorker:
             self._in_flight = 0
             if self._stopping.is_set() or self.state == "off":
                 return
-            self.restarts += 1
             if time.monotonic() - began >= _HEALTHY:
-                delay = self._first_delay
+                delay, quick = self._first_delay, 0
+            quick += 1
+            if quick >= self._give_up:
+                self.state = "off"
+                self.off_reason = f"its worker died {quick} times in a row ({_exit_reason(code)})"
+                log.error("foveal attention is off until setpoint restarts: %s", self.off_reason)
+                return
+            self.restarts += 1
             log.warning(
                 "foveal worker %s; starting it again in %.0f s (restart %d, %d symptom(s)"
                 " firing handed over)",
