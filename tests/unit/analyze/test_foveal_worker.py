@@ -7,6 +7,7 @@ it; a worker it SIGSTOPs is sent SIGCONT or killed before the test ends.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import signal
@@ -258,6 +259,10 @@ def test_an_adopted_degradation_is_judged_once_there_is_history_and_clears_if_go
     ]
 
 
+def pid_gone(worker: FovealWorker, pid: int) -> bool:
+    return worker.pid != pid
+
+
 async def test_a_worker_that_keeps_dying_is_given_up(
     made: Callable[..., FovealWorker], caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -269,7 +274,7 @@ async def test_a_worker_that_keeps_dying_is_given_up(
             pid = worker.pid
             assert pid is not None
             os.kill(pid, signal.SIGKILL)
-            await until(lambda gone=pid: worker.pid != gone, "the worker to die")
+            await until(functools.partial(pid_gone, worker, pid), "the worker to die")
         await until(lambda: worker.state == "off", "the tier to be off")
     assert worker.restarts == 2 and worker.pid is None
     assert (
