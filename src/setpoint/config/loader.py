@@ -95,15 +95,21 @@ def default_detectors() -> Registry[Any]:
 
 
 def _check_references(config: Config, actuators: Registry[Any]) -> list[str]:
-    """Checks across sections: services named by playbooks, actions and their params."""
+    """Checks across sections: services named anywhere, actions and their params."""
     problems: list[str] = []
-    for i, playbook in enumerate(config.playbooks):
-        service = playbook.when.service
+    known = ", ".join(sorted(config.services)) or "none"
+    named = [
+        *((f"playbooks[{i}].when.service", p.when.service) for i, p in enumerate(config.playbooks)),
+        *((f"thresholds[{i}].service", t.service) for i, t in enumerate(config.thresholds)),
+        *(
+            (f"forecast.series[{i}].service", getattr(s, "service", None))
+            for i, s in enumerate(config.forecast.series)
+        ),
+    ]
+    for place, service in named:
         if service is not None and service not in config.services:
-            known = ", ".join(sorted(config.services)) or "none"
-            problems.append(
-                f"playbooks[{i}].when.service: no service named {service!r} (known: {known})"
-            )
+            problems.append(f"{place}: no service named {service!r} (known: {known})")
+    for i, playbook in enumerate(config.playbooks):
         for j, step in enumerate(playbook.steps):
             where = ("playbooks", i, "do" if playbook.do else "candidates", j)
             try:

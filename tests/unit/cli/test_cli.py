@@ -174,8 +174,17 @@ def test_config_check_accepts_a_good_file(tmp_path: Path) -> None:
             + "    do: [{action: service.restart}]\n",
             ["playbooks[0].when.service: no service named 'db' (known: web)"],
         ),
+        (
+            GOOD
+            + "thresholds: [{series: service.cpu_percent, service: wbe, above: 90}]\n"
+            + "forecast: {series: [host.load1, {series: service.rss_bytes, service: db}]}\n",
+            [
+                "thresholds[0].service: no service named 'wbe' (known: web)",
+                "forecast.series[1].service: no service named 'db' (known: web)",
+            ],
+        ),
     ],
-    ids=["unknown-field-and-negative-timeout", "missing-service"],
+    ids=["unknown-field-and-negative-timeout", "missing-service", "threshold-forecast-service"],
 )
 def test_config_check_lists_every_problem_with_its_path(
     tmp_path: Path, text: str, problems: list[str]

@@ -40,6 +40,7 @@ def test_durations_limits_and_sarima_orders_are_read() -> None:
 
 def test_series_per_entity_with_shared_and_own_limits() -> None:
     section = parse_config(
+        "services: {web: {command: [web]}, api: {command: [api]}}\n"
         "forecast:\n"
         "  series:\n"
         "    - host.load1\n"
