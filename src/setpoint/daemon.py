@@ -19,9 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from setpoint.analyze.failure.watch import FailureWatch
-from setpoint.analyze.forecasting.keeper import ForecastKeeper
 from setpoint.analyze.foresight import Foresight
-from setpoint.analyze.foveal.worker import FovealWorker
+from setpoint.analyze.foveal.worker import ForecastJob, FovealWorker
 from setpoint.analyze.incidents import IncidentTracker
 from setpoint.analyze.peripheral import Peripheral
 from setpoint.analyze.state_keeper import StateKeeper
@@ -109,7 +108,11 @@ class Agent:
         sensors += [DirBudgetSensor(n, b) for n, b in config.disk.budgets.items()]
         self.scheduler = SensorScheduler(sensors, self._sensor_pool)
         self.attention = Peripheral(config.attention)
-        self.foveal = FovealWorker(config.foveal, self._emit)
+        forecast = config.forecast
+        job = ForecastJob(forecast.keeper(), config.knowledge.url, data_dir)
+        self.foveal = FovealWorker(
+            config.foveal, self._emit, forecast=job if forecast.enabled else None
+        )
         self.thresholds = Thresholds(config.thresholds)
         every = config.knowledge.state_every
         self.attention_state = StateKeeper(
@@ -182,7 +185,6 @@ class Agent:
         if config.graph.enabled:
             self._link_graph(GraphLinker(store))
         self._last_mined = 0.0
-        self.forecasts: ForecastKeeper | None = None
 
     @property
     def mode(self) -> GateMode:
@@ -315,7 +317,7 @@ class Agent:
             "decisions": dict(self.executor.counts),
             "gate": self.control.status(),
             "store_write_failures": self.writer.failures,
-            "forecasts": self.forecasts.status() if self.forecasts else None,
+            "forecasts": self.foveal.forecasts(),
             "foveal": self.foveal.status() if self.config.foveal.enabled else None,
         }
 
@@ -404,15 +406,7 @@ class Agent:
                     log.error("service %s did not start: %s", name, exc)
             watch.start()
         await self.executor.approvals.start()
-        if self.config.forecast.enabled:
-            loop = asyncio.get_running_loop()
-            self.forecasts = ForecastKeeper(
-                self.config.forecast.keeper(),
-                self.store.samples,
-                lambda symptom: loop.call_soon_threadsafe(self._emit, symptom),
-            )
-            self.forecasts.start()
-        if self.config.foveal.enabled:
+        if self.config.foveal.enabled or self.config.forecast.enabled:
             await self.foveal.start()
         self.writer.submit(self._audit_start)
 
@@ -464,8 +458,6 @@ class Agent:
                 with watch.handle.maintenance.window():
                     await watch.handle.stop()
                 log.info("stopped supervised service %s", name)
-        if self.forecasts is not None:
-            await asyncio.to_thread(self.forecasts.stop)
         await self.writer.drain()
         self._sensor_pool.shutdown(wait=True)
 

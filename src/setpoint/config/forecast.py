@@ -2,9 +2,13 @@
 
 ``setpoint forecast`` uses the model settings whenever it is given the config file.
 With ``enabled: true`` the agent also keeps forecasts of ``series`` fresh: it refits
-each model every ``refit_every``, only while the host is idle, on a background thread,
-and raises ``forecast.breach`` when an interval crosses a limit. That costs the agent
-statsmodels' memory (tens of MiB), hence off by default.
+each model every ``refit_every``, only while the host is idle, on a thread of its foveal
+worker process (so statsmodels' tens of MiB stay out of the agent; the worker runs even
+with ``foveal.enabled: false``), and raises ``forecast.breach`` when an interval
+crosses a limit. With ``salient: true`` it also forecasts the series of entities the
+foveal tier has just looked at, at most ``salient_series`` at a time, each until it
+has not been looked at for ``salient_keep`` (no limits, so no breaches: see
+:mod:`setpoint.analyze.forecasting.keeper` for the bound on fits).
 
 An entry of ``series`` is a key of the host (``host.load1``) or a mapping naming the
 service or entity (as ``thresholds`` do), with an optional limit of its own::
@@ -29,7 +33,7 @@ from typing import Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from setpoint.analyze.forecasting.forecaster import ForecastPolicy
-from setpoint.analyze.forecasting.keeper import KeeperPolicy, Limit
+from setpoint.analyze.forecasting.keeper import KeeperPolicy, Limit, SalientPolicy
 from setpoint.analyze.forecasting.models import MIN_POINTS, ModelSpec
 from setpoint.config.durations import Duration
 from setpoint.model import HOST, service_entity
@@ -135,7 +139,9 @@ def _host_series(*keys: str) -> list[WatchedSeries]:
 class ForecastConfig(_Section):
     """Forecasts of a few series at 1 h / 6 h / 24 h with 80 % and 95 % intervals."""
 
-    enabled: bool = Field(False, description="keep forecasts of `series` fresh in the agent")
+    enabled: bool = Field(
+        False, description="keep forecasts of `series` fresh in the foveal worker process"
+    )
     series: list[WatchedSeries] = Field(
         default_factory=lambda: _host_series(
             "host.cpu.percent", "host.memory.available_bytes", "host.load1"
@@ -162,6 +168,11 @@ class ForecastConfig(_Section):
         default_factory=dict, description="series key -> bound, on every entity listed"
     )
     sarima: SarimaConfig = Field(default_factory=SarimaConfig)
+    salient: bool = Field(True, description="also forecast series the foveal tier looks at")
+    salient_series: int = Field(12, ge=1, le=100, description="salient series at most at once")
+    salient_keep: Duration = Field(
+        3600.0, gt=0, description="a salient series is dropped after this without a look"
+    )
 
     @field_validator("series")
     @classmethod
@@ -238,4 +249,5 @@ class ForecastConfig(_Section):
             self.idle_load,
             self.breach_level,
             limits,
+            SalientPolicy(self.salient_series, self.salient_keep) if self.salient else None,
         )

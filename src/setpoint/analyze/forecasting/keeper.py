@@ -10,6 +10,19 @@ A series is one ``(entity, key)``: the host's ``host.load1``, or ``service.rss_b
 of ``service:web``, each read and modelled apart from every other entity's. A series
 with a limit raises ``forecast.breach`` on its entity while the interval at
 ``breach_level`` crosses the limit at any horizon, and clears it when none does.
+
+**Salient series.** With a :class:`SalientPolicy`, :meth:`ForecastKeeper.look` adds the
+series of entities the foveal tier has just looked at, beyond the configured ones: at
+most ``salient.series`` of them at a time, each dropped once it has not been looked at
+for ``salient.keep`` (a full keeper takes no new ones until then). A new one is read and
+forecast at once rather than at the next pass; it has no limit, so it never fires. The
+fits this adds are bounded: a slot takes a new series at most once per ``keep``, and
+each series is refitted at most once per ``refit_every``, only while idle, so at most
+``salient.series`` fits per ``keep`` plus as many per ``refit_every`` (ETS: about
+0.1-0.5 s of CPU each).
+
+The agent runs the keeper in its foveal worker process
+(:mod:`setpoint.analyze.foveal.worker`), so that statsmodels never loads into the agent.
 """
 
 from __future__ import annotations
@@ -18,7 +31,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -36,7 +49,7 @@ from setpoint.analyze.forecasting.models import MIN_POINTS, FittedModel, fit
 from setpoint.analyze.forecasting.series import aligned, as_series, named, stored_means
 from setpoint.clock import Clock, SystemClock
 from setpoint.knowledge.base import SampleRepository
-from setpoint.model import Severity, Symptom
+from setpoint.model import Severity, Symptom, SymptomState
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +68,14 @@ class Limit:
 
 
 @dataclass(frozen=True, slots=True)
+class SalientPolicy:
+    """How many series of salient entities are forecast, and for how long after a look."""
+
+    series: int = 12
+    keep: float = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
 class KeeperPolicy:
     """What the keeper forecasts, how often it refits and updates, and the limits.
 
@@ -68,6 +89,7 @@ class KeeperPolicy:
     idle_load: float = 0.5
     breach_level: float = 0.95
     limits: Mapping[SeriesId, Limit] = field(default_factory=dict)
+    salient: SalientPolicy | None = None
 
 
 @dataclass
@@ -90,7 +112,10 @@ def host_is_idle(threshold: float) -> bool:
 
 
 class ForecastKeeper:
-    """Forecasts of a few series, refreshed on a thread of its own."""
+    """Forecasts of a few series, refreshed on a thread of its own.
+
+    ``after_pass``, when given, is called on that thread after each pass.
+    """
 
     def __init__(
         self,
@@ -99,15 +124,20 @@ class ForecastKeeper:
         emit: Callable[[Symptom], object],
         idle: Callable[[], bool] | None = None,
         clock: Clock | None = None,
+        after_pass: Callable[[], object] | None = None,
     ) -> None:
         self.policy = policy
         self._samples = samples
         self._emit = emit
         self._idle = idle or (lambda: host_is_idle(policy.idle_load))
         self._clock = clock or SystemClock()
+        self._after_pass = after_pass
         self._tracks: dict[SeriesId, _Track] = {}
+        self._salient: dict[SeriesId, float] = {}
+        self._adopted: dict[SeriesId, Symptom] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -118,24 +148,74 @@ class ForecastKeeper:
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the thread after the pass it is in."""
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
 
+    def adopt(self, symptoms: Iterable[Symptom]) -> None:
+        """Take over breaches an earlier keeper left firing, so that they clear, not repeat."""
+        for symptom in symptoms:
+            if symptom.kind == BREACH and symptom.state is SymptomState.FIRING:
+                self._adopted[(symptom.entity, str(symptom.evidence["series"]))] = symptom
+
+    def look(self, idents: Iterable[SeriesId]) -> None:
+        """Forecast these series of salient entities too, within the salient policy's bound."""
+        salient = self.policy.salient
+        if salient is None:
+            return
+        now = self._clock.time()
+        added = False
+        with self._lock:
+            for ident, seen in list(self._salient.items()):
+                if now - seen > salient.keep:
+                    del self._salient[ident]
+                    self._tracks.pop(ident, None)
+            for ident in idents:
+                if ident in self.policy.series:
+                    continue
+                if ident in self._salient or len(self._salient) < salient.series:
+                    added |= ident not in self._salient
+                    self._salient[ident] = now
+        if added:
+            self._wake.set()
+
+    def _watched(self) -> list[SeriesId]:
+        """The configured series, then the salient ones."""
+        with self._lock:
+            return [*self.policy.series, *self._salient]
+
     def _run(self) -> None:
         while not self._stop.is_set():
-            try:
-                self.refresh(self._clock.time())
-            except Exception:
-                log.exception(
-                    "forecast pass failed; the next one runs in %ss", self.policy.update_every
-                )
-            self._stop.wait(self.policy.update_every)
+            self._pass(new_only=False)
+            deadline = time.monotonic() + self.policy.update_every
+            while not self._stop.is_set() and (left := deadline - time.monotonic()) > 0:
+                if self._wake.wait(left):
+                    self._wake.clear()
+                    if not self._stop.is_set():
+                        self._pass(new_only=True)
 
-    def refresh(self, now: float) -> None:
-        """One pass over every series: read new buckets, refit or update, forecast."""
-        for ident in self.policy.series:
+    def _pass(self, new_only: bool) -> None:
+        try:
+            self.refresh(self._clock.time(), new_only)
+        except Exception:
+            log.exception(
+                "forecast pass failed; the next one runs in %ss", self.policy.update_every
+            )
+        if self._after_pass is not None:
+            self._after_pass()
+
+    def refresh(self, now: float, new_only: bool = False) -> None:
+        """One pass over every series: read new buckets, refit or update, forecast.
+
+        ``new_only``: only the series not read yet (salient ones just added).
+        """
+        for ident in self._watched():
             if self._stop.is_set():
                 return
+            if new_only:
+                with self._lock:
+                    if ident in self._tracks:
+                        continue
             track = self._read(ident, now)
             if track is None:
                 continue
@@ -159,7 +239,7 @@ class ForecastKeeper:
                 return None
             start = stop - (self.policy.forecast.history // step) * step
             means, sampled = stored_means(self._samples, key, start, stop, step, entity)
-            track = _Track(start, means, sampled)
+            track = _Track(start, means, sampled, firing=self._adopted.pop(ident, None))
             with self._lock:
                 self._tracks[ident] = track
             return track
@@ -261,7 +341,7 @@ class ForecastKeeper:
         out: dict[str, dict[str, Any]] = {}
         with self._lock:
             tracks = dict(self._tracks)
-        for ident in self.policy.series:
+        for ident in self._watched():
             entity, key = ident
             track = tracks.get(ident)
             if track is None:

@@ -14,10 +14,23 @@ that clears it names, its enums, and tuples and NaN in its evidence, where JSON 
 turn tuples into lists. Samples travel as plain tuples, not ``Sample`` objects: 82 µs
 per tick of 520 series instead of 1.1 ms (``bench/foveal_worker.py``).
 
-- agent to worker: ``("hello", config, log level, firing symptoms to adopt)``, then
-  ``("tick", rows, salience)`` each tick;
+- agent to worker: ``("hello", config, log level, firing symptoms to adopt,
+  forecast job or None)``, then ``("tick", rows, salience)`` each tick;
 - worker to agent: ``("ready",)`` or ``("off", reason)``, then, for each tick,
-  ``("done", symptoms, looks, deferred, loaded)``.
+  ``("done", symptoms, looks, deferred, loaded)``, and, from the forecast thread,
+  ``("forecasts", symptoms, status or None)``.
+
+**Forecasts.** Given a :class:`ForecastJob` (``forecast.enabled``), the worker opens
+the knowledge store itself (:func:`~setpoint.knowledge.open.open_store`, as the CLI
+does; it only reads) and runs the
+:class:`~setpoint.analyze.forecasting.keeper.ForecastKeeper` on a thread, so that
+statsmodels loads here, not in the agent. Its ``forecast.breach`` symptoms come back
+as they fire, its status after each pass (:meth:`FovealWorker.forecasts` is what
+``/status`` shows); after each tick the series of the entities just looked at go to
+:meth:`~setpoint.analyze.forecasting.keeper.ForecastKeeper.look`. With forecasts, the
+worker runs even when the foveal tier is disabled (it is sent no ticks then) and stays
+up when the tier goes off, for the keeper's sake; without statsmodels the keeper
+reports, per series, that it cannot forecast, as it did in the agent.
 
 **Backpressure.** At most :data:`WINDOW` ticks are in flight (sent, not yet done); the
 next ones wait in a queue of ``queue`` ticks, and when it is full the oldest is dropped
@@ -45,7 +58,8 @@ each when its series has recovered
 
 **Without the ml extra** the worker says so at once (it looks the libraries up without
 importing them), as it does if they later fail to import: the agent logs "foveal
-attention is off" once, stops sending ticks and does not start the worker again.
+attention is off" once, stops sending ticks and does not start the worker again (a
+worker kept up for forecasts is then not restarted either, should it die).
 """
 
 from __future__ import annotations
@@ -59,13 +73,21 @@ import pickle
 import signal
 import struct
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from typing import IO, Any
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
 
+from setpoint.analyze.forecasting.keeper import BREACH
 from setpoint.config.foveal import FovealConfig
 from setpoint.model import Sample, Symptom, SymptomState
+
+if TYPE_CHECKING:
+    from setpoint.analyze.forecasting.keeper import ForecastKeeper, KeeperPolicy
+    from setpoint.knowledge.base import KnowledgeStore
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +105,19 @@ _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 Row = tuple[str, float, float, str, dict[str, str] | None]
 """One sample on the wire: series, value, ts, entity, labels (None when there are none)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ForecastJob:
+    """What the worker needs to keep forecasts: the keeper's policy and where the store is.
+
+    ``url`` is ``knowledge.url`` (None: SQLite in ``data_dir``); it travels in the hello
+    frame, never on the command line, which ``ps`` shows.
+    """
+
+    policy: KeeperPolicy
+    url: str | None
+    data_dir: Path
 
 
 def frame(message: object) -> bytes:
@@ -149,6 +184,7 @@ class FovealWorker:
         config: FovealConfig,
         emit: Callable[[Symptom], object],
         *,
+        forecast: ForecastJob | None = None,
         queue: int = 8,
         backoff: tuple[float, float] = (1.0, 60.0),
         give_up: int = 10,
@@ -158,6 +194,8 @@ class FovealWorker:
             raise ValueError(f"foveal worker queue must hold at least one tick, not {queue}")
         self.config = config
         self._emit = emit
+        self._job = forecast
+        self._forecasts: dict[str, dict[str, Any]] | None = None
         self._capacity = queue
         self._first_delay, self._max_delay = backoff
         self._give_up = give_up
@@ -182,8 +220,13 @@ class FovealWorker:
 
     @property
     def accepting(self) -> bool:
-        """True while ticks are wanted: started, not stopping, not off."""
-        return self._task is not None and not self._stopping.is_set() and self.state != "off"
+        """True while ticks are wanted: enabled, started, not stopping, not off."""
+        return (
+            self.config.enabled
+            and self._task is not None
+            and not self._stopping.is_set()
+            and self.state != "off"
+        )
 
     @property
     def pending(self) -> int:
@@ -200,6 +243,11 @@ class FovealWorker:
         """Start the worker, and keep one running until :meth:`stop`."""
         if self._task is None:
             self._stopping.clear()
+            job = self._job
+            if job is not None and self._forecasts is None:
+                self._forecasts = {}
+                for entity, key in job.policy.series:
+                    self._forecasts.setdefault(entity, {})[key] = {"error": "not forecast yet"}
             self._task = asyncio.create_task(self._supervise(), name="foveal-worker")
 
     def submit(self, samples: Sequence[Sample], salience: Mapping[str, float]) -> None:
@@ -258,6 +306,13 @@ class FovealWorker:
             "firing": len(self._firing),
             "off_reason": self.off_reason,
         }
+
+    def forecasts(self) -> dict[str, dict[str, Any]] | None:
+        """The keeper's last status (by entity, then series key); None without forecasts.
+
+        Until the worker's first pass, each configured series says it is not forecast yet.
+        """
+        return self._forecasts
 
     async def _supervise(self) -> None:
         """Run workers one after the other, with a growing pause after each death.
@@ -318,7 +373,7 @@ class FovealWorker:
             proc.stdin.close()
         else:
             level = logging.getLogger("setpoint").getEffectiveLevel()
-            hello = ("hello", self.config, level, list(self._firing.values()))
+            hello = ("hello", self.config, level, list(self._firing.values()), self._job)
             proc.stdin.write(frame(hello))
             self._stdin = proc.stdin
             self._send()
@@ -365,18 +420,27 @@ class FovealWorker:
             self._in_flight -= 1
             self.ticks_done += 1
             self._send()
-            for symptom in symptoms:
-                if symptom.state is SymptomState.FIRING:
-                    self._firing[symptom.id] = symptom
-                else:
-                    self._firing.pop(symptom.clears or "", None)
-                self._emit(symptom)
+            self._publish(symptoms)
+        elif kind == "forecasts":
+            _, symptoms, status = message
+            if status is not None:
+                self._forecasts = status
+            self._publish(symptoms)
         elif kind == "ready":
             self.state = "running"
         elif kind == "off":
             self.state, self.off_reason = "off", str(message[1])
             self._queue.clear()
             log.warning("foveal attention is off: %s (install setpoint[ml])", self.off_reason)
+
+    def _publish(self, symptoms: Sequence[Symptom]) -> None:
+        """Keep track of what fires (to hand to a restarted worker) and emit each symptom."""
+        for symptom in symptoms:
+            if symptom.state is SymptomState.FIRING:
+                self._firing[symptom.id] = symptom
+            else:
+                self._firing.pop(symptom.clears or "", None)
+            self._emit(symptom)
 
 
 def _missing_library() -> str | None:
@@ -403,48 +467,141 @@ def _read_frame(stream: IO[bytes]) -> Any | None:
     return unframe(payload)
 
 
-def _send(out: IO[bytes], message: object) -> None:
-    out.write(frame(message))
-    out.flush()
+class _Out:
+    """The worker's stdout, shared by the tick loop and the forecast thread."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._stream = stream
+        self._lock = threading.Lock()
+
+    def send(self, message: object) -> None:
+        """Write one frame; BrokenPipeError when the agent is gone."""
+        data = frame(message)
+        with self._lock:
+            self._stream.write(data)
+            self._stream.flush()
+
+
+def _forecasts(
+    job: ForecastJob, adopt: Sequence[Symptom], out: _Out
+) -> tuple[ForecastKeeper, KnowledgeStore] | None:
+    """Start the keeper on its thread; it and its store, or None when there is no store.
+
+    When the store cannot be opened, each series says why in the status, once.
+    """
+    from setpoint.analyze.forecasting.keeper import ForecastKeeper
+    from setpoint.errors import KnowledgeError
+    from setpoint.knowledge.open import open_store
+
+    try:
+        store = open_store(job.url, job.data_dir)
+    except KnowledgeError as exc:
+        log.error("forecasts are off: cannot open the knowledge store: %s", exc)
+        status: dict[str, dict[str, Any]] = {}
+        for entity, key in job.policy.series:
+            status.setdefault(entity, {})[key] = {"error": f"cannot open the store: {exc}"}
+        out.send(("forecasts", [], status))
+        return None
+
+    def emit(symptom: Symptom) -> None:
+        with contextlib.suppress(BrokenPipeError):
+            out.send(("forecasts", [symptom], None))
+
+    def report() -> None:
+        with contextlib.suppress(BrokenPipeError):
+            out.send(("forecasts", [], keeper.status()))
+
+    keeper = ForecastKeeper(job.policy, store.samples, emit, after_pass=report)
+    keeper.adopt(adopt)
+    keeper.start()
+    return keeper, store
+
+
+def _salient(
+    before: Mapping[str, float], after: Mapping[str, float], samples: Sequence[Sample]
+) -> list[tuple[str, str]]:
+    """The series of the entities looked at in this tick (their look time changed)."""
+    looked = {entity for entity, at in after.items() if before.get(entity) != at}
+    return sorted({s.ident for s in samples if s.entity in looked})
 
 
 def main() -> int:
     """The worker: tick by tick from stdin, answers on stdout, until stdin closes."""
     for ask in (signal.SIGINT, signal.SIGTERM):
         signal.signal(ask, signal.SIG_IGN)
-    out = os.fdopen(os.dup(1), "wb")
+    out = _Out(os.fdopen(os.dup(1), "wb"))
     os.dup2(2, 1)  # a stray print must not corrupt the frames
     inp = sys.stdin.buffer
     hello = _read_frame(inp)
     if hello is None:
         return 0
-    _, config, level, firing = hello
+    _, config, level, firing, job = hello
     os.nice(config.nice)
     logging.basicConfig(
         level=level,
         format="%(asctime)s %(levelname)-7s %(name)s[foveal worker %(process)d]: %(message)s",
     )
+    kept = None
     try:
-        missing = _missing_library()
-        if missing is not None:
-            _send(out, ("off", missing))
-            return 0
-        from setpoint.analyze.foveal.attention import Foveal
-
-        foveal = Foveal(config)
-        foveal.adopt(firing)
-        _send(out, ("ready",))
-        while (message := _read_frame(inp)) is not None:
-            _, tick, salience = message
-            samples = [Sample(n, v, ts, e, labels or {}) for n, v, ts, e, labels in tick]
-            symptoms = foveal.observe(samples, salience)
-            if foveal.off:
-                _send(out, ("off", "its libraries failed to import; the worker logged why"))
-                return 0
-            _send(out, ("done", symptoms, foveal.looks, foveal.deferred, foveal.loaded))
+        if job is not None:
+            kept = _forecasts(job, [s for s in firing if s.kind == BREACH], out)
+        foveal = [s for s in firing if s.kind != BREACH]
+        _serve(config, foveal, inp, out, kept[0] if kept is not None else None)
     except BrokenPipeError:
         return 0  # the agent is gone
+    finally:
+        if kept is not None:
+            keeper, store = kept
+            keeper.stop(timeout=2.0)
+            store.close()
     return 0
+
+
+def _serve(
+    config: FovealConfig,
+    firing: Sequence[Symptom],
+    inp: IO[bytes],
+    out: _Out,
+    keeper: ForecastKeeper | None,
+) -> None:
+    """Answer ticks until stdin closes; a worker kept for forecasts outlives the tier."""
+    if not config.enabled:
+        out.send(("ready",))
+    elif _look(config, firing, inp, out, keeper) and keeper is None:
+        return
+    while _read_frame(inp) is not None:
+        pass
+
+
+def _look(
+    config: FovealConfig,
+    firing: Sequence[Symptom],
+    inp: IO[bytes],
+    out: _Out,
+    keeper: ForecastKeeper | None,
+) -> bool:
+    """Run the foveal tier on each tick until stdin closes; True when it went off first."""
+    missing = _missing_library()
+    if missing is not None:
+        out.send(("off", missing))
+        return True
+    from setpoint.analyze.foveal.attention import Foveal
+
+    foveal = Foveal(config)
+    foveal.adopt(firing)
+    out.send(("ready",))
+    while (message := _read_frame(inp)) is not None:
+        _, tick, salience = message
+        samples = [Sample(n, v, ts, e, labels or {}) for n, v, ts, e, labels in tick]
+        before = foveal.looked()
+        symptoms = foveal.observe(samples, salience)
+        if foveal.off:
+            out.send(("off", "its libraries failed to import; the worker logged why"))
+            return True
+        out.send(("done", symptoms, foveal.looks, foveal.deferred, foveal.loaded))
+        if keeper is not None:
+            keeper.look(_salient(before, foveal.looked(), samples))
+    return False
 
 
 if __name__ == "__main__":
