@@ -113,6 +113,7 @@ class Agent:
         self.foveal = FovealWorker(
             config.foveal, self._emit, forecast=job if forecast.enabled else None
         )
+        self._worker_on = config.foveal.enabled or forecast.enabled
         self.thresholds = Thresholds(config.thresholds)
         every = config.knowledge.state_every
         self.attention_state = StateKeeper(
@@ -318,7 +319,7 @@ class Agent:
             "gate": self.control.status(),
             "store_write_failures": self.writer.failures,
             "forecasts": self.foveal.forecasts(),
-            "foveal": self.foveal.status() if self.config.foveal.enabled else None,
+            "foveal": self.foveal.status() if self._worker_on else None,
         }
 
     async def tick(self) -> None:
@@ -406,7 +407,7 @@ class Agent:
                     log.error("service %s did not start: %s", name, exc)
             watch.start()
         await self.executor.approvals.start()
-        if self.config.foveal.enabled or self.config.forecast.enabled:
+        if self._worker_on:
             await self.foveal.start()
         self.writer.submit(self._audit_start)
 

@@ -65,6 +65,15 @@ class Headroom:
     unit: str
 
 
+_LIMITED = (
+    ("fds", "host.fds.max", "host.fds.open", "fds"),
+    ("memory", "service.memory_limit_bytes", "service.memory_used_bytes", "bytes"),
+    ("disk", "dir.budget_bytes", "dir.used_bytes", "bytes left in the budget"),
+    ("fds", "service.fds_limit", "service.fds", "fds"),
+)
+"""Headrooms that are a limit minus a usage: family, limit series, usage series, unit."""
+
+
 def headrooms(samples: Iterable[Sample]) -> Iterator[Headroom]:
     """The headroom readings in one tick's samples.
 
@@ -83,42 +92,11 @@ def headrooms(samples: Iterable[Sample]) -> Iterator[Headroom]:
         if "host.memory.available_bytes" in v:
             avail = v["host.memory.available_bytes"]
             yield Headroom("memory", entity, "host.memory.available_bytes", avail, None, "bytes")
-        if "host.fds.open" in v and "host.fds.max" in v:
-            left = v["host.fds.max"] - v["host.fds.open"]
-            yield Headroom(
-                "fds", entity, "host.fds.max - host.fds.open", left, v["host.fds.max"], "fds"
-            )
-        if "service.memory_limit_bytes" in v and "service.memory_used_bytes" in v:
-            limit = v["service.memory_limit_bytes"]
-            left = limit - v["service.memory_used_bytes"]
-            yield Headroom(
-                "memory",
-                entity,
-                "service.memory_limit_bytes - service.memory_used_bytes",
-                left,
-                limit,
-                "bytes",
-            )
-        if "dir.budget_bytes" in v and "dir.used_bytes" in v:
-            limit = v["dir.budget_bytes"]
-            yield Headroom(
-                "disk",
-                entity,
-                "dir.budget_bytes - dir.used_bytes",
-                limit - v["dir.used_bytes"],
-                limit,
-                "bytes left in the budget",
-            )
-        if "service.fds_limit" in v and "service.fds" in v:
-            limit = v["service.fds_limit"]
-            yield Headroom(
-                "fds",
-                entity,
-                "service.fds_limit - service.fds",
-                limit - v["service.fds"],
-                limit,
-                "fds",
-            )
+        for family, limit_key, used_key, unit in _LIMITED:
+            if limit_key in v and used_key in v:
+                limit = v[limit_key]
+                series = f"{limit_key} - {used_key}"
+                yield Headroom(family, entity, series, limit - v[used_key], limit, unit)
 
 
 @dataclass

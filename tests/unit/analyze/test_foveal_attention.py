@@ -123,7 +123,8 @@ def related(rng: np.random.Generator, broken: bool) -> tuple[float, float]:
     return load, 2.0 * load + float(rng.normal(0.0, 0.03))
 
 
-def test_a_broken_relation_between_series_is_one_multivariate_symptom() -> None:
+def forest_only() -> Foveal:
+    """A loaded tier that only fits forests (30 trees), with time enough every tick."""
     config = FovealConfig.model_validate(
         {
             "enabled": True,
@@ -134,6 +135,11 @@ def test_a_broken_relation_between_series_is_one_multivariate_symptom() -> None:
     )
     foveal = Foveal(config)
     assert foveal.load()
+    return foveal
+
+
+def test_a_broken_relation_between_series_is_one_multivariate_symptom() -> None:
+    foveal = forest_only()
     rng = np.random.default_rng(0)
     out: list[Symptom] = []
     phases = [(False, 0.0, 300), (True, 1.0, 30), (False, 1.0, 40)]
@@ -166,16 +172,7 @@ def test_a_broken_relation_between_series_is_one_multivariate_symptom() -> None:
 
 
 def test_the_same_relation_kept_is_no_symptom() -> None:
-    config = FovealConfig.model_validate(
-        {
-            "enabled": True,
-            "budget": 60.0,
-            "forest": {"trees": 30},
-            "changepoint": {"enabled": False},
-        }
-    )
-    foveal = Foveal(config)
-    assert foveal.load()
+    foveal = forest_only()
     rng = np.random.default_rng(1)
     out: list[Symptom] = []
     for t in range(400):

@@ -68,7 +68,7 @@ def test_nab_writes_the_official_results_format(tmp_path: Path) -> None:
 def test_nab_score_scores_every_detector(tmp_path: Path) -> None:
     data = write_corpus(tmp_path / "nab")
     out = tmp_path / "results"
-    for detector in ("excursion", "rolling_median"):
+    for detector in ("onset", "rolling_median"):
         args = ["bench", "nab", "--data", str(data), "--out", str(out), "--detector", detector]
         assert runner.invoke(app, args).exit_code == 0
 
@@ -78,9 +78,9 @@ def test_nab_score_scores_every_detector(tmp_path: Path) -> None:
 
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
-    assert sorted(report) == ["excursion", "rollingmedian"]
-    assert report["excursion"]["standard"]["normalised"] > 90
-    assert report["excursion"]["standard"]["windows"] == 2
+    assert sorted(report) == ["onset", "rollingmedian"]
+    assert report["onset"]["standard"]["normalised"] > 90
+    assert report["onset"]["standard"]["windows"] == 2
 
 
 def test_nab_score_refuses_missing_results(tmp_path: Path) -> None:
